@@ -1,0 +1,270 @@
+"""The device: one session, one buffer, its sources, on one thread.
+
+Sources, the local API and the screen may live on other threads; they hand
+their requests to the session's thread through :meth:`Device.submit` and get a
+Future back. The session's thread is either the device's own worker
+(:meth:`Device.start`, the headless device) or a thread that adopts the device
+(:meth:`Device.adopt`, the Kivy main loop), so that nothing in the session is
+ever touched from two threads.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .buffer import Buffer
+from .clock import SystemClock, rfc3339
+from .config import Config, data_dir
+from .session import Outcome, Prompt, Session, Settings, View
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL = 10.0
+PRUNE_INTERVAL = 6 * 3600.0
+BUFFER_NAME = "buffer.db"
+
+
+def buffer_path(cfg: Config) -> Path:
+    return data_dir(cfg) / BUFFER_NAME
+
+
+class Device:
+    """Wires inputs → session → buffer and session changes → listeners."""
+
+    def __init__(self, cfg: Config, *, buffer: Buffer | None = None, clock=None,
+                 settings: Settings | None = None):
+        self.cfg = cfg
+        self.clock = clock or SystemClock()
+        self.buffer = buffer or Buffer(buffer_path(cfg), repair=True)
+        self.session = Session(settings or Settings.from_config(cfg), self.buffer, self.clock,
+                               on_change=self._on_change)
+        self.sources: list = []
+        self.listeners: list = []
+        self._queue: collections.deque = collections.deque()
+        self._cv = threading.Condition()
+        self._owner: int | None = None
+        self._wake: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._last_health: Any = None
+        self._next_health = 0.0
+        self._next_prune = 0.0
+        self.started_at = time.time()
+
+    # --- wiring ------------------------------------------------------------
+
+    def add_source(self, source) -> None:
+        self.sources.append(source)
+
+    def add_listener(self, listener) -> None:
+        """An object with optional ``on_view(view)`` / ``on_outcome(outcome)`` methods."""
+        self.listeners.append(listener)
+
+    def _targets(self):
+        return self.sources + self.listeners
+
+    def _on_change(self, view: View) -> None:
+        for target in self._targets():
+            fn = getattr(target, "on_view", None)
+            if fn is not None:
+                try:
+                    fn(view)
+                except Exception:
+                    log.exception("listener %r failed on a view change", target)
+
+    def _announce(self, outcome: Outcome) -> None:
+        for target in self._targets():
+            fn = getattr(target, "on_outcome", None)
+            if fn is not None:
+                try:
+                    fn(outcome)
+                except Exception:
+                    log.exception("listener %r failed on an outcome", target)
+
+    # --- the session's thread -----------------------------------------------
+
+    def submit(self, fn: Callable[..., Any], *args, **kwargs) -> Future:
+        """Run ``fn(*args, **kwargs)`` on the session's thread; returns a Future."""
+        fut: Future = Future()
+        if self._owner == threading.get_ident():
+            _run(fut, fn, args, kwargs)
+            return fut
+        with self._cv:
+            self._queue.append((fut, fn, args, kwargs))
+            self._cv.notify()
+        if self._wake is not None:
+            self._wake()
+        return fut
+
+    def pump(self) -> None:
+        """Run queued requests and due timers (on the session's thread)."""
+        while True:
+            with self._cv:
+                if not self._queue:
+                    break
+                fut, fn, args, kwargs = self._queue.popleft()
+            _run(fut, fn, args, kwargs)
+        self.session.tick()
+        self._housekeeping()
+
+    def adopt(self, wake: Callable[[], None] | None = None) -> None:
+        """Make the calling thread the session's thread (e.g. Kivy's main thread).
+
+        ``wake`` is called (from any thread) when a request is queued; it must
+        arrange for :meth:`pump` to run soon on this thread.
+        """
+        self._owner = threading.get_ident()
+        self._wake = wake
+        self._housekeeping(force=True)
+
+    def run_forever(self) -> None:
+        """Be the session's thread until :meth:`stop`."""
+        self._owner = threading.get_ident()
+        self._housekeeping(force=True)
+        while not self._stopping:
+            self.pump()
+            deadline = self.session.next_deadline()
+            timeout = 0.5
+            if deadline is not None:
+                timeout = max(0.0, min(timeout, deadline - self.clock.monotonic()))
+            with self._cv:
+                if not self._queue and not self._stopping:
+                    self._cv.wait(timeout)
+        self.pump()
+
+    def start(self) -> None:
+        """Start the sources and a worker thread that is the session's thread."""
+        self._thread = threading.Thread(target=self.run_forever, name="session", daemon=True)
+        self._thread.start()
+        for source in self.sources:
+            source.start(self)
+
+    def start_sources(self) -> None:
+        for source in self.sources:
+            source.start(self)
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopping = True
+            self._cv.notify()
+        for source in self.sources:
+            try:
+                source.stop()
+            except Exception:
+                log.exception("source %r failed to stop", source)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def wait_stopped(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        self.stop()
+        self.buffer.close()
+
+    # --- requests (any thread) ------------------------------------------------
+
+    def press(self, position: int, source: str) -> Future:
+        """A button at ``position`` (0 = leftmost) was pressed; Future[Outcome]."""
+        return self.submit(self._press, position, source)
+
+    def _press(self, position: int, source: str) -> Outcome:
+        outcome = self.session.press(position, source)
+        self._announce(outcome)
+        return outcome
+
+    def trigger(self, project_no: str | None = None, ticket_no: str | None = None,
+                staff_no: str | None = None) -> Future:
+        """Open a prompt (一事一评); Future[Prompt]."""
+        return self.submit(self.session.open_prompt, project_no, ticket_no, staff_no)
+
+    def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> Future:
+        return self.submit(self.session.submit_reasons, codes, comment, phone)
+
+    def select_reasons(self, codes) -> Future:
+        return self.submit(self.session.select_reasons, codes)
+
+    def skip_reasons(self) -> Future:
+        return self.submit(self.session.skip_reasons)
+
+    def prompt_status(self, prompt_id: str) -> Future:
+        return self.submit(self._prompt_status, prompt_id)
+
+    def _prompt_status(self, prompt_id: str) -> dict | None:
+        found = self.session.prompt_status(prompt_id)
+        if found is not None:
+            return dict(found)
+        event = self.buffer.find_by_prompt(prompt_id)
+        if event is None:
+            return None
+        if event["type"] == "rating":
+            return {"id": prompt_id, "status": "rated", "satisfaction": event["satisfaction"]}
+        return {"id": prompt_id, "status": "unrated"}
+
+    def view(self) -> Future:
+        return self.submit(self.session.view)
+
+    # --- housekeeping ---------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        out = {}
+        for source in self.sources:
+            try:
+                out[source.name] = source.health()
+            except Exception as exc:
+                out[source.name] = {"ok": False, "error": str(exc)}
+        return out
+
+    def _housekeeping(self, force: bool = False) -> None:
+        now = self.clock.monotonic()
+        if force:
+            self._safe_meta("device.started_at", rfc3339(self.started_at))
+            self._safe_meta("device.version", __version__)
+            self._safe_meta("device.id", self.cfg.device.id)
+        if force or now >= self._next_health:
+            self._next_health = now + HEALTH_INTERVAL
+            health = self.health()
+            health["session"] = {"state": self.session.state.value, "error": self.session.view().error}
+            if health != self._last_health:
+                self._last_health = health
+                self._safe_meta("device.hardware", health)
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_INTERVAL
+            try:
+                n = self.buffer.prune(self.cfg.device.retain_days)
+                if n:
+                    log.info("pruned %d synced events older than %s days", n, self.cfg.device.retain_days)
+            except Exception as exc:
+                log.warning("pruning the buffer failed: %s", exc)
+
+    def _safe_meta(self, key: str, value: Any) -> None:
+        try:
+            self.buffer.set_meta(key, value)
+        except Exception as exc:
+            log.warning("cannot record %s in the buffer: %s", key, exc)
+
+
+def _run(fut: Future, fn, args, kwargs) -> None:
+    if not fut.set_running_or_notify_cancel():
+        return
+    try:
+        fut.set_result(fn(*args, **kwargs))
+    except BaseException as exc:  # handed to the caller through the Future
+        fut.set_exception(exc)
+
+
+def outcome_json(outcome: Outcome) -> str:
+    return json.dumps({"position": outcome.position + 1, "stored": outcome.stored,
+                       "reason": outcome.reason, "satisfaction": outcome.level.wire if outcome.level else None})
+
+
+__all__ = ["Device", "Prompt", "buffer_path"]

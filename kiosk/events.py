@@ -1,0 +1,132 @@
+"""The events a device appends to its buffer and uploads (DESIGN §4).
+
+Events are plain dicts in their wire form. They are made here and nowhere
+else, so every event carries the same time facts (``created_at``,
+``clock_synced``, ``boot_id``, ``mono_ms``) and every field has one spelling.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .clock import rfc3339
+from .levels import Level, check_reasons
+
+RATING = "rating"
+RATING_DETAIL = "rating_detail"
+UNRATED = "unrated"
+TYPES = (RATING, RATING_DETAIL, UNRATED)
+
+SOURCES = ("touch", "gpio", "serial", "keyboard", "api", "console", "simulated")
+
+MAX_COMMENT = 500
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+class Clock(Protocol):
+    boot_id: str
+
+    def time(self) -> float: ...
+    def mono_ms(self) -> int: ...
+    def synced(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """Who and where a rating is about: the window's identity at the moment."""
+
+    window_no: str
+    section: str
+    staff_no: str
+    staff_name: str
+    channel: int
+
+
+def _base(type_: str, clock: Clock) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": type_,
+        "created_at": rfc3339(clock.time()),
+        "clock_synced": bool(clock.synced()),
+        "boot_id": clock.boot_id,
+        "mono_ms": int(clock.mono_ms()),
+    }
+
+
+def rating(clock: Clock, level: Level, source: str, window: Window, *, misuse: bool = False,
+           project_no: str | None = None, ticket_no: str | None = None,
+           prompt_id: str | None = None) -> dict[str, Any]:
+    if source not in SOURCES:
+        raise ValueError(f"unknown rating source {source!r}; expected one of {', '.join(SOURCES)}")
+    ev = _base(RATING, clock)
+    ev.update({
+        "satisfaction": level.wire,
+        "source": source,
+        "channel": window.channel,
+        "window_no": window.window_no,
+        "section": window.section,
+        "staff_no": window.staff_no,
+        "staff_name": window.staff_name,
+        "project_no": project_no,
+        "ticket_no": ticket_no,
+        "prompt_id": prompt_id,
+        "misuse": bool(misuse),
+    })
+    return ev
+
+
+def rating_detail(clock: Clock, rating_event: dict[str, Any], reasons, *,
+                  comment: str | None = None, phone: str | None = None) -> dict[str, Any]:
+    """The reasons (and optional comment/phone) a citizen gave for a rating.
+
+    Raises ValueError for a reason code that does not belong to the rated level,
+    an over-long comment or a malformed phone number.
+    """
+    codes = check_reasons(rating_event["satisfaction"], reasons)
+    if comment is not None:
+        comment = comment.strip() or None
+        if comment and len(comment) > MAX_COMMENT:
+            raise ValueError(f"comment is {len(comment)} characters; at most {MAX_COMMENT} are kept")
+    if phone is not None:
+        phone = phone.strip() or None
+        if phone and not _PHONE.match(phone):
+            raise ValueError("phone must be digits (optionally +, spaces or -), 6 to 20 characters")
+    ev = _base(RATING_DETAIL, clock)
+    ev.update({"rating_id": rating_event["id"], "reasons": codes, "comment": comment, "phone": phone})
+    return ev
+
+
+def unrated(clock: Clock, window: Window, *, prompt_id: str, project_no: str | None = None,
+            ticket_no: str | None = None) -> dict[str, Any]:
+    ev = _base(UNRATED, clock)
+    ev.update({
+        "prompt_id": prompt_id,
+        "project_no": project_no,
+        "ticket_no": ticket_no,
+        "staff_no": window.staff_no,
+        "staff_name": window.staff_name,
+        "window_no": window.window_no,
+        "section": window.section,
+        "channel": window.channel,
+    })
+    return ev
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: the form in which a phone number may be shown."""
+    if not phone:
+        return phone
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) >= 7:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:] if len(digits) > 7 else digits[:3] + "****"
+    return "*" * len(digits)
+
+
+def redact(event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``event`` fit for a log or a screen: the phone masked."""
+    if event.get("phone"):
+        event = dict(event, phone=mask_phone(event["phone"]))
+    return event
