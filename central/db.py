@@ -1,0 +1,307 @@
+"""Database tables, engines and schema upgrades.
+
+The tables are SQLAlchemy Core objects; the schema in a database is created
+and upgraded only by the Alembic migrations in ``central/migrations``
+(:func:`upgrade`). A SQLite file is the default store (WAL, ``synchronous=FULL``
+and a busy timeout on every connection); PostgreSQL (psycopg 3) is for scale.
+
+Every time column holds naive UTC. ``day`` columns hold the local date in the
+server's timezone, fixed when the row is written.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from . import DatabaseURLError
+
+metadata = sa.MetaData()
+
+#: Devices allowed to upload. ``token_hash`` is sha256 of the bearer token.
+devices = sa.Table(
+    "devices", metadata,
+    sa.Column("device_id", sa.String(64), primary_key=True),
+    sa.Column("window_no", sa.Text, nullable=False, server_default=""),
+    sa.Column("section", sa.Text, nullable=False, server_default=""),
+    sa.Column("staff_no", sa.Text, nullable=False, server_default=""),
+    sa.Column("token_hash", sa.String(64), unique=True),
+    sa.Column("token_issued_at", sa.DateTime),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen_at", sa.DateTime),
+    sa.Column("last_state", sa.Text),
+)
+
+#: One-time enrolment codes (hashed), redeemed by ``POST /api/v1/enroll``.
+enroll_codes = sa.Table(
+    "enroll_codes", metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("used_at", sa.DateTime),
+)
+
+#: Every accepted event, once per id; ``payload_hash`` tells a duplicate from a conflict.
+events = sa.Table(
+    "events", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("repaired_at", sa.DateTime),
+    sa.Column("clock_synced", sa.Boolean, nullable=False),
+    sa.Column("boot_id", sa.Text, nullable=False),
+    sa.Column("mono_ms", sa.BigInteger, nullable=False),
+)
+
+ratings = sa.Table(
+    "ratings", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("satisfaction", sa.SmallInteger, nullable=False),
+    sa.Column("misuse", sa.Boolean, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("channel", sa.SmallInteger, nullable=False),
+    sa.Column("window_no", sa.Text, nullable=False),
+    sa.Column("section", sa.Text, nullable=False),
+    sa.Column("staff_no", sa.Text, nullable=False),
+    sa.Column("staff_name", sa.Text, nullable=False),
+    sa.Column("project_no", sa.Text),
+    sa.Column("ticket_no", sa.Text),
+    sa.Column("prompt_id", sa.Text),
+    sa.Column("rated_at", sa.DateTime, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Index("ix_ratings_day", "day"),
+)
+
+rating_details = sa.Table(
+    "rating_details", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("rating_id", sa.String(64), nullable=False, index=True),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+unrated = sa.Table(
+    "unrated", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("prompt_id", sa.Text),
+    sa.Column("project_no", sa.Text),
+    sa.Column("ticket_no", sa.Text),
+    sa.Column("staff_no", sa.Text, nullable=False),
+    sa.Column("staff_name", sa.Text, nullable=False),
+    sa.Column("window_no", sa.Text, nullable=False),
+    sa.Column("section", sa.Text, nullable=False),
+    sa.Column("channel", sa.SmallInteger, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("day", sa.Date, nullable=False, index=True),
+)
+
+#: 差评工单: one per bad, non-misuse rating.
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rating_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("device_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("satisfaction", sa.SmallInteger, nullable=False),
+    sa.Column("section", sa.Text, nullable=False),
+    sa.Column("window_no", sa.Text, nullable=False),
+    sa.Column("staff_no", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("rated_at", sa.DateTime, nullable=False),
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("deadline", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Index("ix_cases_state_deadline", "state", "deadline"),
+)
+
+case_transitions = sa.Table(
+    "case_transitions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("from_state", sa.String(16)),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+#: Login sessions (bearer token or cookie), sha256-hashed.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+)
+
+#: Daily counts maintained in the ingest transaction; ``level`` 0 = unrated.
+#: ``count`` leaves out invalidated cases; ``unrectified`` counts open+verified cases.
+rollup_daily = sa.Table(
+    "rollup_daily", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("section", sa.Text, primary_key=True),
+    sa.Column("window_no", sa.Text, primary_key=True),
+    sa.Column("staff_no", sa.Text, primary_key=True),
+    sa.Column("level", sa.SmallInteger, primary_key=True),
+    sa.Column("misuse", sa.Boolean, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unrectified", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+
+# --- URLs and engines -------------------------------------------------------
+
+def normalize_url(value: str) -> str:
+    """A ``--db`` value as a SQLAlchemy URL.
+
+    ``sqlite:///rel.db``, ``sqlite:////abs.db`` and ``postgresql://user@host:port/db``
+    are taken as given (PostgreSQL through psycopg 3); anything without a scheme is a
+    SQLite file path.
+    """
+    value = (value or "").strip()
+    if not value:
+        raise DatabaseURLError("the database URL is empty: give --db or [server] db")
+    if "://" not in value:
+        return "sqlite:///" + str(Path(value).expanduser().resolve())
+    scheme = value.split("://", 1)[0]
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if scheme in ("postgresql+psycopg", "sqlite"):
+        return value
+    raise DatabaseURLError(
+        f"{value!r} is not a supported database URL: expected sqlite:///file.db, "
+        "sqlite:////abs/path.db, postgresql://user@host:port/db or a file path")
+
+
+def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """A new engine for ``url`` with the SQLite pragmas (or PostgreSQL pool) set up."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                  pool_size=pool_size, max_overflow=pool_size)
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # transactions are begun below, explicitly
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        return engine
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def engine_for(url: str) -> Engine:
+    """A shared engine per URL (for the CLI and the test helpers)."""
+    url = normalize_url(url)
+    with _engines_lock:
+        if url not in _engines:
+            _engines[url] = make_engine(url)
+        return _engines[url]
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. On SQLite it takes the write lock up front
+    (``BEGIN IMMEDIATE``) so it waits on the busy timeout instead of failing
+    half-way when another connection writes first."""
+    with engine.connect() as conn:
+        if is_sqlite(engine):
+            conn.execution_options(sqlite_immediate=True)
+        with conn.begin():
+            yield conn
+
+
+# --- migrations -------------------------------------------------------------
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+HEAD = "0001"
+
+
+def alembic_config(url: str):
+    """An Alembic config for ``url`` pointing at the packaged migrations."""
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).with_name("alembic.ini")))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Create or upgrade the schema of ``url`` to ``revision`` (safe to run from
+    several processes at once on PostgreSQL: an advisory lock serialises them)."""
+    from alembic import command
+
+    engine = engine_for(url)
+    cfg = alembic_config(url)
+    with engine.connect() as conn:
+        if not is_sqlite(engine):
+            conn.exec_driver_sql("SELECT pg_advisory_lock(73710401)")
+            conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            conn.commit()
+        finally:
+            if not is_sqlite(engine):
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(73710401)")
+                conn.commit()
+
+
+def current_revision(url: str) -> str | None:
+    """The migration revision a database is at (None when it has no schema)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine_for(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def default_sqlite_path() -> str:
+    """Where the server keeps its SQLite file when no database is configured."""
+    state = os.environ.get("STATE_DIRECTORY")
+    base = Path(state.split(":")[0]) if state else Path.cwd()
+    return str(base / "central.db")

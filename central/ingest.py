@@ -1,0 +1,494 @@
+"""Batch ingest: what happens to a device's upload (DESIGN §4).
+
+A batch is read under a decompressed-size limit, checked as a whole (400 /
+413), then every event is validated on its own: a bad event is ``rejected``
+with an error naming the field and the rest are still applied. Event ids are
+unique in the database; an insert that finds the id taken compares canonical
+payload hashes: the same payload is a ``duplicate``, another is a
+``conflict``. Ratings, details, unrated prompts, bad-rating cases and the daily
+rollup are written in the same transaction as the events, so two server
+processes on one PostgreSQL store each event once and count it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from kiosk.levels import BAD_WIRE, REASON_BY_CODE, check_reasons
+
+from . import CentralError
+from .auth import DeviceIdentity
+from .db import (
+    case_transitions,
+    cases,
+    events,
+    is_sqlite,
+    rating_details,
+    ratings,
+    rollup_daily,
+    unrated,
+    write_tx,
+)
+
+SOURCES = ("touch", "gpio", "serial", "keyboard", "api", "console", "simulated")
+TYPES = ("rating", "rating_detail", "unrated")
+_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_PHONE_RE = re.compile(r"[0-9+() -]{3,24}")
+_MAX_MONO = 2**62
+
+
+class BatchError(CentralError, ValueError):
+    """The whole batch is refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --- body -------------------------------------------------------------------
+
+class BodyReader:
+    """Collects a request body chunk by chunk, inflating gzip as it goes and
+    refusing (413) as soon as the decompressed size passes ``limit``: a gzip
+    bomb is never inflated past the limit."""
+
+    def __init__(self, limit: int, encoding: str | None):
+        self.limit = limit
+        self.total = 0
+        self.parts: list[bytes] = []
+        enc = (encoding or "identity").strip().lower()
+        if enc in ("identity", ""):
+            self._inflater = None
+        elif enc in ("gzip", "x-gzip"):
+            self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif enc == "deflate":
+            self._inflater = zlib.decompressobj()
+        else:
+            raise BatchError(415, f"Content-Encoding {encoding!r} is not supported: use gzip or none")
+        self.raw = 0
+
+    def _add(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.total > self.limit:
+            raise BatchError(413, f"body larger than {self.limit} bytes decompressed: split the batch")
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        self.raw += len(chunk)
+        if self.raw > self.limit:
+            raise BatchError(413, f"body larger than {self.limit} bytes: split the batch")
+        if self._inflater is None:
+            self._add(chunk)
+            return
+        data = chunk
+        try:
+            while data and not self._inflater.eof:
+                out = self._inflater.decompress(data, self.limit - self.total + 1)
+                self._add(out)
+                data = self._inflater.unconsumed_tail
+        except zlib.error as exc:
+            raise BatchError(400, f"the body is not valid gzip: {exc}") from None
+        if self._inflater.eof and (data or self._inflater.unused_data):
+            raise BatchError(400, "the body has data after the end of the gzip stream")
+
+    def finish(self) -> bytes:
+        if self._inflater is not None and not self._inflater.eof:
+            raise BatchError(400, "the gzip body is truncated")
+        return b"".join(self.parts)
+
+
+def parse_batch(body: bytes, max_events: int) -> dict[str, Any]:
+    """Decode and check the batch envelope; events are checked later, one by one."""
+    try:
+        batch = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BatchError(400, f"the body is not UTF-8 JSON: {exc}") from None
+    if not isinstance(batch, dict):
+        raise BatchError(400, "the body must be a JSON object")
+    if batch.get("schema") != 1 or isinstance(batch.get("schema"), bool):
+        raise BatchError(400, f"schema: expected 1, got {_show(batch.get('schema'))}")
+    for name in ("device_id", "boot_id", "sent_at"):
+        if not isinstance(batch.get(name), str) or not batch[name] or "\x00" in batch[name]:
+            raise BatchError(400, f"{name}: expected a non-empty string")
+    mono = batch.get("sent_mono_ms")
+    if not _is_int(mono) or not 0 <= mono < _MAX_MONO:
+        raise BatchError(400, f"sent_mono_ms: expected an integer >= 0, got {_show(mono)}")
+    evs = batch.get("events")
+    if not isinstance(evs, list):
+        raise BatchError(400, "events: expected a list")
+    if len(evs) > max_events:
+        raise BatchError(413, f"events: {len(evs)} events, at most {max_events} per batch: split the batch")
+    return batch
+
+
+# --- events -------------------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _show(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+class EventError(ValueError):
+    """One event is invalid; the message names the field."""
+
+
+def _str(ev: dict, name: str, *, max_len: int, nullable: bool = False, optional: bool = False,
+         default: str | None = None) -> str | None:
+    if name not in ev:
+        if optional or nullable:
+            return default
+        raise EventError(f"{name}: missing")
+    v = ev[name]
+    if v is None and nullable:
+        return None
+    if not isinstance(v, str):
+        raise EventError(f"{name}: expected a string{' or null' if nullable else ''}, got {_show(v)}")
+    if len(v) > max_len:
+        raise EventError(f"{name}: longer than {max_len} characters")
+    if "\x00" in v:
+        raise EventError(f"{name}: contains a NUL character")
+    return v
+
+
+def parse_time(value: Any, name: str = "created_at") -> datetime:
+    """An RFC 3339 time with an offset (``2026-12-01T08:15:02.123Z``) as naive UTC."""
+    if not isinstance(value, str) or not re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", value):
+        raise EventError(f"{name}: expected an RFC 3339 UTC time like \"2026-12-01T08:15:02.123Z\", "
+                         f"got {_show(value)}")
+    text = value
+    m = re.search(r"\.(\d+)", text)
+    if m and len(m.group(1)) > 6:
+        text = text.replace(m.group(0), "." + m.group(1)[:6])
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise EventError(f"{name}: not a valid date/time: {_show(value)}") from None
+    t = t.astimezone(UTC).replace(tzinfo=None)
+    if not 2000 <= t.year <= 2200:
+        raise EventError(f"{name}: year {t.year} is out of range 2000..2200")
+    return t
+
+
+def canonical_hash(ev: dict) -> str:
+    """sha256 of the event's canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(ev, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Event:
+    """A validated event, ready to store."""
+
+    id: str
+    type: str
+    hash: str
+    created_at: datetime
+    clock_synced: bool
+    boot_id: str
+    mono_ms: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+    repaired_at: datetime | None = None
+
+
+def validate_event(ev: Any) -> Event:
+    """Check one wire event (DESIGN §4); raises :class:`EventError` naming the field."""
+    if not isinstance(ev, dict):
+        raise EventError(f"event: expected a JSON object, got {_show(ev)}")
+    ev_id = ev.get("id")
+    if not isinstance(ev_id, str) or not _ID_RE.fullmatch(ev_id):
+        raise EventError(f"id: expected a UUID string, got {_show(ev_id)}")
+    kind = ev.get("type")
+    if kind not in TYPES:
+        raise EventError(f"type: expected one of {', '.join(TYPES)}, got {_show(kind)}")
+    created = parse_time(ev.get("created_at"))
+    synced = ev.get("clock_synced")
+    if not isinstance(synced, bool):
+        raise EventError(f"clock_synced: expected true or false, got {_show(synced)}")
+    boot_id = _str(ev, "boot_id", max_len=64)
+    mono = ev.get("mono_ms")
+    if not _is_int(mono) or not 0 <= mono < _MAX_MONO:
+        raise EventError(f"mono_ms: expected an integer >= 0, got {_show(mono)}")
+    f: dict[str, Any] = {}
+    if kind == "rating":
+        sat = ev.get("satisfaction")
+        if not _is_int(sat) or not 1 <= sat <= 5:
+            raise EventError(f"satisfaction: expected an integer 1..5 (wire order, 5 = 非常满意), got {_show(sat)}")
+        f["satisfaction"] = sat
+        src = ev.get("source")
+        if src not in SOURCES:
+            raise EventError(f"source: expected one of {', '.join(SOURCES)}, got {_show(src)}")
+        f["source"] = src
+        f["channel"] = _channel(ev, optional=False)
+        f["window_no"] = _str(ev, "window_no", max_len=32)
+        f["section"] = _str(ev, "section", max_len=64)
+        f["staff_no"] = _str(ev, "staff_no", max_len=32)
+        f["staff_name"] = _str(ev, "staff_name", max_len=64)
+        for name in ("project_no", "ticket_no", "prompt_id"):
+            f[name] = _str(ev, name, max_len=64, nullable=True)
+        misuse = ev.get("misuse")
+        if not isinstance(misuse, bool):
+            raise EventError(f"misuse: expected true or false, got {_show(misuse)}")
+        f["misuse"] = misuse
+    elif kind == "rating_detail":
+        rid = ev.get("rating_id")
+        if not isinstance(rid, str) or not _ID_RE.fullmatch(rid):
+            raise EventError(f"rating_id: expected the id of a rating, got {_show(rid)}")
+        f["rating_id"] = rid
+        reasons = ev.get("reasons")
+        if not isinstance(reasons, list) or len(reasons) > 20 or not all(
+                isinstance(c, str) or _is_int(c) for c in reasons):
+            raise EventError(f"reasons: expected a list of reason codes like [\"207\"], got {_show(reasons)}")
+        for code in reasons:
+            if str(code) not in REASON_BY_CODE:
+                raise EventError(f"reasons: {str(code)!r} is not in the national dictionary")
+        f["reasons"] = [str(c) for c in dict.fromkeys(str(c) for c in reasons)]
+        f["comment"] = _str(ev, "comment", max_len=2000, nullable=True)
+        phone = ev.get("phone")
+        if phone is not None and (not isinstance(phone, str) or not _PHONE_RE.fullmatch(phone)):
+            raise EventError("phone: expected a phone number (digits, +, -, spaces) or null")
+        f["phone"] = phone
+    else:
+        f["prompt_id"] = _str(ev, "prompt_id", max_len=64, nullable=True)
+        f["project_no"] = _str(ev, "project_no", max_len=64, nullable=True)
+        f["ticket_no"] = _str(ev, "ticket_no", max_len=64, nullable=True)
+        f["staff_no"] = _str(ev, "staff_no", max_len=32)
+        f["staff_name"] = _str(ev, "staff_name", max_len=64, optional=True, default="")
+        f["window_no"] = _str(ev, "window_no", max_len=32, optional=True, default="")
+        f["section"] = _str(ev, "section", max_len=64, optional=True, default="")
+        f["channel"] = _channel(ev, optional=True)
+    return Event(ev_id, kind, canonical_hash(ev), created, synced, boot_id, mono, f)
+
+
+def _channel(ev: dict, optional: bool) -> int:
+    if "channel" not in ev and optional:
+        return 4
+    ch = ev.get("channel")
+    if not _is_int(ch) or not 1 <= ch <= 7:
+        raise EventError(f"channel: expected an integer 1..7 (评价渠道), got {_show(ch)}")
+    return ch
+
+
+# --- storing ----------------------------------------------------------------------
+
+@dataclass
+class Result:
+    id: Any
+    status: str
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"id": self.id, "status": self.status}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+def local_day(t: datetime, tz: ZoneInfo) -> date:
+    """The date, in the server timezone, of a naive-UTC time."""
+    return t.replace(tzinfo=UTC).astimezone(tz).date()
+
+
+def _upsert(conn, table, rows: list[dict], keys: list[str], add: list[str]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col."""
+    if not rows:
+        return
+    if is_sqlite(conn):
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    conn.execute(stmt, rows)
+
+
+def _insert_ignore(conn, table, rows: list[dict]):
+    if is_sqlite(conn):
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
+    """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified]}``
+    to the daily rollup (keys sorted so concurrent writers lock rows in one order)."""
+    rows = [{"day": k[0], "section": k[1], "window_no": k[2], "staff_no": k[3], "level": k[4], "misuse": k[5],
+                 "count": v[0], "unrectified": v[1]}
+            for k, v in sorted(deltas.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
+            if v[0] or v[1]]
+    _upsert(conn, rollup_daily, rows, ["day", "section", "window_no", "staff_no", "level", "misuse"],
+            ["count", "unrectified"])
+
+
+_sqlite_write_lock = threading.Lock()
+
+
+def ingest(engine: Engine, device: DeviceIdentity, batch: dict[str, Any], *, received_at: datetime,
+           tz: ZoneInfo, rectify_days: int) -> list[Result]:
+    """Validate and store a batch's events; one :class:`Result` per event, in order."""
+    results: list[Result | None] = [None] * len(batch["events"])
+    valid: list[tuple[int, Event]] = []
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(batch["events"]):
+        ev_id = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            ev = validate_event(raw)
+        except EventError as exc:
+            results[i] = Result(ev_id, "rejected", str(exc))
+            continue
+        if ev.id in seen:  # the same id twice in one batch
+            results[i] = (Result(ev.id, "duplicate") if seen[ev.id] == ev.hash
+                          else Result(ev.id, "rejected", "conflict: this id was sent with another payload"))
+            continue
+        seen[ev.id] = ev.hash
+        if ev.boot_id == batch["boot_id"] and batch["sent_mono_ms"] >= ev.mono_ms:
+            ev.repaired_at = received_at - timedelta(milliseconds=batch["sent_mono_ms"] - ev.mono_ms)
+        ev.at = ev.created_at if ev.clock_synced or ev.repaired_at is None else ev.repaired_at
+        valid.append((i, ev))
+
+    if valid:
+        lock = _sqlite_write_lock if is_sqlite(engine) else None
+        if lock:
+            lock.acquire()
+        try:
+            stored = _store(engine, device, valid, results, received_at, tz, rectify_days)
+        finally:
+            if lock:
+                lock.release()
+        for i, ev in valid:
+            if results[i] is None:
+                results[i] = Result(ev.id, "accepted" if ev.id in stored else "rejected",
+                                    None if ev.id in stored else "not stored")
+    return [r for r in results if r is not None]
+
+
+def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]],
+           results: list[Result | None], received_at: datetime, tz: ZoneInfo,
+           rectify_days: int) -> set[str]:
+    with write_tx(engine) as conn:
+        # Rating levels for details whose rating is not in this batch.
+        levels = {ev.id: ev.fields["satisfaction"] for _, ev in valid if ev.type == "rating"}
+        want = {ev.fields["rating_id"] for _, ev in valid
+                if ev.type == "rating_detail" and ev.fields["rating_id"] not in levels}
+        if want:
+            for row in conn.execute(sa.select(ratings.c.event_id, ratings.c.satisfaction)
+                                    .where(ratings.c.event_id.in_(sorted(want)))):
+                levels[row.event_id] = row.satisfaction
+        ok: list[tuple[int, Event]] = []
+        for i, ev in valid:
+            if ev.type == "rating_detail" and ev.fields["rating_id"] in levels:
+                try:
+                    check_reasons(levels[ev.fields["rating_id"]], ev.fields["reasons"])
+                except ValueError as exc:
+                    results[i] = Result(ev.id, "rejected", f"reasons: {exc}")
+                    continue
+            ok.append((i, ev))
+        if not ok:
+            return set()
+
+        rows = [{"event_id": ev.id, "device_id": device.device_id, "type": ev.type, "payload_hash": ev.hash,
+                     "created_at": ev.created_at, "received_at": received_at, "repaired_at": ev.repaired_at,
+                     "clock_synced": ev.clock_synced, "boot_id": ev.boot_id, "mono_ms": ev.mono_ms}
+                for _, ev in ok]
+        stmt = _insert_ignore(conn, events, rows).returning(events.c.event_id)
+        inserted = {r[0] for r in conn.execute(stmt, rows)} if len(rows) > 1 else \
+            {r[0] for r in conn.execute(stmt.values(rows[0]))}
+        taken = [ev for _, ev in ok if ev.id not in inserted]
+        if taken:
+            have = {r.event_id: r for r in conn.execute(
+                sa.select(events.c.event_id, events.c.payload_hash, events.c.device_id)
+                .where(events.c.event_id.in_([ev.id for ev in taken])))}
+            for i, ev in ok:
+                if ev.id in inserted:
+                    continue
+                row = have.get(ev.id)
+                if row is not None and row.payload_hash == ev.hash and row.device_id == device.device_id:
+                    results[i] = Result(ev.id, "duplicate")
+                elif row is not None and row.device_id != device.device_id:
+                    results[i] = Result(ev.id, "rejected", "conflict: this id was stored from another device")
+                else:
+                    results[i] = Result(ev.id, "rejected", "conflict: this id was stored with another payload")
+
+        new = [ev for _, ev in ok if ev.id in inserted]
+        rating_rows, detail_rows, unrated_rows, case_rows = [], [], [], []
+        deltas: dict[tuple, list[int]] = {}
+        for ev in new:
+            f = ev.fields
+            if ev.type == "rating":
+                day = local_day(ev.at, tz)
+                section = f["section"] or device.section
+                window = f["window_no"] or device.window_no
+                staff = f["staff_no"] or device.staff_no
+                rating_rows.append({
+                    "event_id": ev.id, "device_id": device.device_id, "satisfaction": f["satisfaction"],
+                    "misuse": f["misuse"], "source": f["source"], "channel": f["channel"], "window_no": window,
+                    "section": section, "staff_no": staff, "staff_name": f["staff_name"],
+                    "project_no": f["project_no"], "ticket_no": f["ticket_no"], "prompt_id": f["prompt_id"],
+                    "rated_at": ev.at, "day": day})
+                opens = f["satisfaction"] in BAD_WIRE and not f["misuse"]
+                d = deltas.setdefault((day, section, window, staff, f["satisfaction"], f["misuse"]), [0, 0])
+                d[0] += 1
+                if opens:
+                    d[1] += 1
+                    case_rows.append({
+                        "rating_id": ev.id, "device_id": device.device_id, "state": "open",
+                        "satisfaction": f["satisfaction"], "section": section, "window_no": window,
+                        "staff_no": staff, "day": day, "rated_at": ev.at, "opened_at": received_at,
+                        "deadline": ev.at + timedelta(days=rectify_days), "updated_at": received_at})
+            elif ev.type == "rating_detail":
+                detail_rows.append({"event_id": ev.id, "rating_id": f["rating_id"],
+                                        "reasons": json.dumps(f["reasons"]), "comment": f["comment"],
+                                        "phone": f["phone"], "created_at": ev.at})
+            else:
+                day = local_day(ev.at, tz)
+                section = f["section"] or device.section
+                window = f["window_no"] or device.window_no
+                staff = f["staff_no"] or device.staff_no
+                unrated_rows.append({
+                    "event_id": ev.id, "device_id": device.device_id, "prompt_id": f["prompt_id"],
+                    "project_no": f["project_no"], "ticket_no": f["ticket_no"], "staff_no": staff,
+                    "staff_name": f["staff_name"], "window_no": window, "section": section,
+                    "channel": f["channel"], "at": ev.at, "day": day})
+                deltas.setdefault((day, section, window, staff, 0, False), [0, 0])[0] += 1
+        if rating_rows:
+            conn.execute(ratings.insert(), rating_rows)
+        if detail_rows:
+            conn.execute(rating_details.insert(), detail_rows)
+        if unrated_rows:
+            conn.execute(unrated.insert(), unrated_rows)
+        if case_rows:
+            conn.execute(cases.insert(), case_rows)
+            conn.execute(case_transitions.insert().from_select(
+                ["case_id", "from_state", "to_state", "actor", "at", "note"],
+                sa.select(cases.c.id, sa.null(), sa.literal("open"), sa.literal("system"),
+                          sa.literal(received_at, sa.DateTime), sa.literal("差评 received"))
+                .where(cases.c.rating_id.in_([r["rating_id"] for r in case_rows]))))
+        rollup_add(conn, deltas)
+        return inserted
+
+
+def count_statuses(results: Iterable[Result]) -> dict[str, int]:
+    out = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for r in results:
+        out[r.status] += 1
+    return out

@@ -1,0 +1,75 @@
+"""Process-local counters and a latency histogram in Prometheus text format.
+
+Each server process counts what it did itself; Prometheus sums processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def _labels(labels: tuple[tuple[str, str], ...]) -> str:
+    if not labels:
+        return ""
+    esc = [(k, str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")) for k, v in labels]
+    return "{" + ",".join(f'{k}="{v}"' for k, v in esc) + "}"
+
+
+class Metrics:
+    """Counters by name and labels, plus request latency by route."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))
+        self._help: dict[str, str] = {}
+        self._hist: dict[tuple, list[float]] = {}
+
+    def describe(self, name: str, text: str) -> None:
+        self._help[name] = text
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            self._counters[name][key] += amount
+
+    def observe(self, seconds: float, **labels: str) -> None:
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            h = self._hist.setdefault(key, [0.0] * (len(_BUCKETS) + 2))
+            for i, b in enumerate(_BUCKETS):
+                if seconds <= b:
+                    h[i] += 1
+            h[-2] += 1  # count
+            h[-1] += seconds  # sum
+
+    def render(self) -> str:
+        lines: list[str] = []
+        with self._lock:
+            for name in sorted(set(self._counters) | set(self._help)):
+                if name in self._help:
+                    lines.append(f"# HELP {name} {self._help[name]}")
+                lines.append(f"# TYPE {name} counter")
+                for key, value in sorted(self._counters.get(name, {}).items()):
+                    lines.append(f"{name}{_labels(key)} {value:g}")
+            hname = "kiosk_http_request_duration_seconds"
+            lines.append(f"# HELP {hname} Time to answer an HTTP request, by route.")
+            lines.append(f"# TYPE {hname} histogram")
+            for key, h in sorted(self._hist.items()):
+                for i, b in enumerate(_BUCKETS):
+                    lines.append(f"{hname}_bucket{_labels(key + (('le', f'{b:g}'),))} {h[i]:g}")
+                lines.append(f"{hname}_bucket{_labels(key + (('le', '+Inf'),))} {h[-2]:g}")
+                lines.append(f"{hname}_count{_labels(key)} {h[-2]:g}")
+                lines.append(f"{hname}_sum{_labels(key)} {h[-1]:g}")
+        return "\n".join(lines) + "\n"
+
+
+def new_metrics() -> Metrics:
+    m = Metrics()
+    m.describe("kiosk_batches_total", "Upload batches answered, by HTTP status.")
+    m.describe("kiosk_events_total", "Uploaded events, by result status.")
+    m.describe("kiosk_events_rejected_total", "Rejected events, by the field named in the error.")
+    m.describe("kiosk_heartbeats_total", "Device heartbeats received.")
+    return m

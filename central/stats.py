@@ -1,0 +1,192 @@
+"""Statistics (DESIGN §4 ``GET /api/v1/stats``) and the ratings listing.
+
+Aggregates are read from ``rollup_daily``, which ingest and case transitions
+keep exact in their own transactions; the query cost depends on the number of
+(day, section, window, staff, level) cells, not on the number of ratings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Connection
+
+from kiosk.levels import Level
+
+from .db import cases, rating_details, ratings, rollup_daily
+
+
+class Totals(BaseModel):
+    count: int = 0
+    levels: dict[str, int]
+    bad: int = 0
+    bad_unrectified: int = 0
+    good_rate: float | None = None
+    unrated: int = 0
+
+
+class Group(Totals):
+    key: str
+
+
+class StatsOut(BaseModel):
+    model_config = {"populate_by_name": True}
+
+    from_: str = Field(alias="from")
+    to: str
+    total: Totals
+    groups: list[Group]
+
+
+_GROUP_COLUMN = {"section": rollup_daily.c.section, "window": rollup_daily.c.window_no,
+                 "staff": rollup_daily.c.staff_no, "day": rollup_daily.c.day}
+
+
+def _empty() -> dict[str, Any]:
+    return {"count": 0, "levels": {str(w): 0 for w in (5, 4, 3, 2, 1)}, "bad": 0,
+            "bad_unrectified": 0, "good_rate": None, "unrated": 0}
+
+
+def _add(acc: dict[str, Any], level: int, count: int, unrectified: int) -> None:
+    if level == 0:
+        acc["unrated"] += count
+        return
+    acc["levels"][str(level)] += count
+    acc["count"] += count
+    if level <= 2:
+        acc["bad"] += count
+        acc["bad_unrectified"] += unrectified
+
+
+def _finish(acc: dict[str, Any]) -> dict[str, Any]:
+    if acc["count"]:
+        good = sum(acc["levels"][k] for k in ("5", "4", "3"))
+        acc["good_rate"] = round(good / acc["count"], 6)
+    return acc
+
+
+def _filters(stmt, table_cols, from_: date, to: date, section, window, staff_no, include_misuse):
+    c = table_cols
+    stmt = stmt.where(c.day >= from_, c.day <= to)
+    if section is not None:
+        stmt = stmt.where(c.section == section)
+    if window is not None:
+        stmt = stmt.where(c.window_no == window)
+    if staff_no is not None:
+        stmt = stmt.where(c.staff_no == staff_no)
+    if not include_misuse:
+        stmt = stmt.where(c.misuse == sa.false())
+    return stmt
+
+
+def query(conn: Connection, from_: date, to: date, *, section: str | None = None,
+          window: str | None = None, staff_no: str | None = None, group_by: str | None = None,
+          include_misuse: bool = False) -> dict[str, Any]:
+    """The stats document for the inclusive local-date range ``from_``..``to``."""
+    r = rollup_daily.c
+    key = _GROUP_COLUMN[group_by] if group_by else sa.literal("")
+    stmt = sa.select(key.label("key"), r.level, sa.func.sum(r.count).label("n"),
+                     sa.func.sum(r.unrectified).label("u"))
+    stmt = _filters(stmt, r, from_, to, section, window, staff_no, include_misuse)
+    stmt = stmt.group_by(key, r.level) if group_by else stmt.group_by(r.level)
+    total = _empty()
+    groups: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt):
+        n, u = int(row.n or 0), int(row.u or 0)
+        _add(total, row.level, n, u)
+        if group_by:
+            k = row.key.isoformat() if isinstance(row.key, date) else str(row.key)
+            _add(groups.setdefault(k, _empty()), row.level, n, u)
+    out_groups = []
+    for k in sorted(groups):
+        g = _finish(groups[k])
+        if g["count"] or g["unrated"]:
+            out_groups.append({"key": k, **g})
+    return {"from": from_.isoformat(), "to": to.isoformat(), "total": _finish(total), "groups": out_groups}
+
+
+def naive_query(conn: Connection, from_: date, to: date, *, group_by: str | None = None,
+                include_misuse: bool = False) -> dict[str, Any]:
+    """The same counts by GROUP BY over the raw ratings table (the benchmark's baseline;
+    ignores invalid cases and unrated, so it does less than :func:`query`)."""
+    c = ratings.c
+    col = {"section": c.section, "window": c.window_no, "staff": c.staff_no, "day": c.day}
+    key = col[group_by] if group_by else sa.literal("")
+    stmt = sa.select(key.label("key"), c.satisfaction, sa.func.count().label("n")).where(
+        c.day >= from_, c.day <= to)
+    if not include_misuse:
+        stmt = stmt.where(c.misuse == sa.false())
+    stmt = stmt.group_by(key, c.satisfaction)
+    total = _empty()
+    for row in conn.execute(stmt):
+        _add(total, row.satisfaction, int(row.n), 0)
+    return _finish(total)
+
+
+# --- ratings listing ------------------------------------------------------------------
+
+RATING_COLUMNS = ("id", "rated_at", "day", "device_id", "section", "window_no", "staff_no", "staff_name",
+                  "satisfaction", "level", "misuse", "source", "channel", "project_no", "ticket_no",
+                  "reasons", "comment", "phone", "case_id", "case_state")
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``13812345678`` → ``138****5678``; shorter numbers keep only their last two digits."""
+    if not phone:
+        return phone
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) >= 11:
+        return digits[:3] + "****" + digits[-4:]
+    return "*" * max(len(digits) - 2, 1) + digits[-2:]
+
+
+def list_ratings(conn: Connection, from_: date | None, to: date | None, *, section=None, window=None,
+                 staff_no=None, satisfaction=None, include_misuse=True, limit=100, offset=0,
+                 show_phone=False) -> tuple[int, list[dict[str, Any]]]:
+    """A page of ratings (newest first) with reasons, comment, phone (masked unless
+    ``show_phone``) and case state."""
+    c = ratings.c
+    where = []
+    if from_ is not None:
+        where.append(c.day >= from_)
+    if to is not None:
+        where.append(c.day <= to)
+    for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no),
+                       (c.satisfaction, satisfaction)):
+        if value is not None:
+            where.append(col == value)
+    if not include_misuse:
+        where.append(c.misuse == sa.false())
+    total = conn.execute(sa.select(sa.func.count()).select_from(ratings).where(*where)).scalar_one()
+    stmt = (sa.select(ratings, cases.c.id.label("case_id"), cases.c.state.label("case_state"))
+            .select_from(ratings.outerjoin(cases, cases.c.rating_id == c.event_id))
+            .where(*where).order_by(c.rated_at.desc(), c.event_id).limit(limit).offset(offset))
+    rows = conn.execute(stmt).all()
+    details: dict[str, Any] = {}
+    if rows:
+        for d in conn.execute(sa.select(rating_details)
+                              .where(rating_details.c.rating_id.in_([r.event_id for r in rows]))
+                              .order_by(rating_details.c.created_at)):
+            details[d.rating_id] = d
+    out = []
+    for r in rows:
+        d = details.get(r.event_id)
+        phone = d.phone if d is not None else None
+        out.append({
+            "id": r.event_id, "rated_at": r.rated_at.isoformat(timespec="milliseconds") + "Z",
+            "day": r.day.isoformat(), "device_id": r.device_id, "section": r.section,
+            "window_no": r.window_no, "staff_no": r.staff_no, "staff_name": r.staff_name,
+            "satisfaction": r.satisfaction, "level": Level.from_wire(r.satisfaction).zh,
+            "misuse": bool(r.misuse), "source": r.source, "channel": r.channel,
+            "project_no": r.project_no, "ticket_no": r.ticket_no,
+            "reasons": json.loads(d.reasons) if d is not None else [],
+            "comment": d.comment if d is not None else None,
+            "phone": phone if show_phone else mask_phone(phone),
+            "case_id": r.case_id, "case_state": r.case_state,
+        })
+    return total, out
