@@ -1,0 +1,124 @@
+"""The heartbeat: ``POST /api/v1/heartbeat`` every ``interval_seconds`` with
+the device's state (DESIGN §4), on its own thread and its own HTTP session so
+it never waits behind a backlog being uploaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kiosk import __version__
+from kiosk.buffer import Buffer
+from kiosk.clock import SystemClock, parse_rfc3339, rfc3339
+
+from . import TransportError
+from .client import HEARTBEAT, Client
+
+log = logging.getLogger(__name__)
+
+
+def system_uptime() -> float | None:
+    try:
+        with open("/proc/uptime", encoding="ascii") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def disk_free(path: Path) -> int | None:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return None
+
+
+class Heartbeat:
+    """Builds and sends the device state report."""
+
+    def __init__(self, buffer: Buffer, client: Client, *, device_id: str, interval: float = 30.0,
+                 clock=None, data_dir: str | os.PathLike | None = None,
+                 uploader=None, uptime: Callable[[], float | None] = system_uptime):
+        self.buffer = buffer
+        self.client = client
+        self.device_id = device_id
+        self.interval = interval
+        self.clock = clock or SystemClock()
+        self.data_dir = Path(data_dir) if data_dir else buffer.path.parent
+        self.uploader = uploader
+        self.uptime = uptime
+        self.last_error: str | None = None
+        self.sent = 0
+
+    def state(self) -> dict[str, Any]:
+        """The report: what a supervisor needs to see that a device is healthy."""
+        now = self.clock.time()
+        counts = self.buffer.counts()
+        oldest = counts["oldest_pending_created_at"]
+        age = None
+        if oldest:
+            try:
+                age = max(0.0, round(now - parse_rfc3339(oldest), 3))
+            except ValueError:
+                age = None
+        stopped = self.buffer.get_meta("sync.stopped")
+        if self.uploader is not None and self.uploader.stopped:
+            stopped = self.uploader.stopped
+        return {
+            "schema": 1,
+            "device_id": self.device_id,
+            "sent_at": rfc3339(now),
+            "boot_id": self.clock.boot_id,
+            "sent_mono_ms": int(self.clock.mono_ms()),
+            "app_version": __version__,
+            "events_total": counts["events_total"],
+            "pending": counts["pending"],
+            "rejected": counts["rejected"],
+            "oldest_pending_created_at": oldest,
+            "oldest_pending_age_seconds": age,
+            "last_sync_ok_at": self.buffer.get_meta("sync.last_ok_at"),
+            "last_sync_error": self.buffer.get_meta("sync.last_error"),
+            "last_sync_error_at": self.buffer.get_meta("sync.last_error_at"),
+            "sync_stopped": stopped,
+            "clock_synced": bool(self.clock.synced()),
+            "disk_free_bytes": disk_free(self.data_dir),
+            "hardware": self.buffer.get_meta("device.hardware"),
+            "app_started_at": self.buffer.get_meta("device.started_at"),
+            "uptime_seconds": self.uptime(),
+        }
+
+    def send(self) -> bool:
+        """One heartbeat; True when the server took it. Never raises for network faults."""
+        try:
+            reply = self.client.post_json(HEARTBEAT, self.state())
+        except TransportError as exc:
+            return self._failed(str(exc))
+        except OSError as exc:
+            return self._failed(f"cannot read the device state: {exc}")
+        if 200 <= reply.status < 300:
+            self.sent += 1
+            if self.last_error:
+                log.info("heartbeat delivered again")
+            self.last_error = None
+            return True
+        return self._failed(f"{reply.status} from the server: {reply.brief()}")
+
+    def _failed(self, error: str) -> bool:
+        if error != self.last_error:
+            log.warning("heartbeat failed: %s", error)
+        self.last_error = error
+        return False
+
+    def run(self, stop: threading.Event, wait: Callable[[float], bool] | None = None) -> None:
+        """Send now, then every ``interval`` seconds until ``stop`` is set."""
+        wait = wait or stop.wait
+        while not stop.is_set():
+            started = self.clock.monotonic()
+            self.send()
+            if wait(max(0.0, self.interval - (self.clock.monotonic() - started))):
+                break

@@ -1,0 +1,351 @@
+"""The upload loop: pending events → ``POST /api/v1/batches`` → verdicts.
+
+Rules (DESIGN §4, issue "Sync"):
+
+- Events go in append order, ``batch_size`` at a time. A batch's verdicts are
+  written with :meth:`Buffer.mark_results` in one transaction, and only after
+  a 200 whose body is the promised JSON: one result per event, every id ours.
+  Anything else marks nothing; the batch is simply sent again later (the
+  server deduplicates by event id, so a resend is harmless).
+- Failures (refused, reset, timeout, 5xx, a broken body) back off
+  exponentially with full jitter up to ``cap`` seconds; the first success
+  returns to full speed. 429/503 honour ``Retry-After``.
+- 413 splits the batch in halves; a single event that is still too large is
+  kept as ``rejected`` locally so it cannot block the queue.
+- 401/403 stop uploading (the data stays) until the token file changes or an
+  hour passes; meta ``sync.stopped`` says why and the log says so loudly.
+- Idle, the loop polls :meth:`Buffer.last_seq` every ``poll_interval`` so a
+  new rating leaves within a second or two; a backlog drains back to back.
+
+Time and waiting are injected (``monotonic``, ``wait``, ``rng``) so tests
+drive the schedule without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.buffer import Buffer
+from kiosk.clock import SystemClock, rfc3339
+
+from . import TransportError
+from .client import BATCHES, Client, Reply
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("accepted", "duplicate", "rejected")
+#: Longest Retry-After honoured as given; longer ones are cut to this.
+MAX_RETRY_AFTER = 3600.0
+#: While stopped by 401/403, try again this often in case the token was restored.
+STOPPED_RETRY = 3600.0
+
+
+class Backoff:
+    """Exponential backoff with full jitter (delay = U(0, min(cap, base·2^n)))."""
+
+    def __init__(self, base: float = 1.0, cap: float = 180.0, rng: Callable[[], float] = random.random):
+        self.base = base
+        self.cap = cap
+        self.rng = rng
+        self.failures = 0
+
+    def ceiling(self) -> float:
+        """The largest delay the next failure can draw."""
+        return min(self.cap, self.base * 2 ** min(self.failures, 40))
+
+    def failure(self, retry_after: float | None = None) -> float:
+        """Record a failure and return how long to wait before the next try."""
+        ceiling = self.ceiling()
+        self.failures += 1
+        if retry_after is not None:
+            # The server said when; a little jitter keeps a hall of devices apart.
+            wait = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
+            return wait + self.rng() * min(1.0, 0.1 * wait)
+        return self.rng() * ceiling
+
+    def success(self) -> None:
+        self.failures = 0
+
+
+class BadResponse(ValueError):
+    """A 200 whose body is not the promised results."""
+
+
+def check_results(events: list[dict[str, Any]], body: Any) -> list[tuple[str, str, str | None]]:
+    """The verdicts of a 200 answer, or BadResponse when it is not one result
+    per event with a known status and exactly our ids."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise BadResponse("the answer has no results list")
+    results = body["results"]
+    if len(results) != len(events):
+        raise BadResponse(f"{len(results)} results for {len(events)} events")
+    wanted = {e["id"] for e in events}
+    out: list[tuple[str, str, str | None]] = []
+    seen: set[str] = set()
+    for r in results:
+        if not isinstance(r, dict):
+            raise BadResponse("a result is not an object")
+        rid, status, error = r.get("id"), r.get("status"), r.get("error")
+        if rid not in wanted:
+            raise BadResponse(f"a result for an event not in the batch ({str(rid)[:40]!r})")
+        if rid in seen:
+            raise BadResponse(f"two results for event {rid}")
+        if status not in STATUSES:
+            raise BadResponse(f"unknown status {str(status)[:40]!r} for event {rid}")
+        if error is not None and not isinstance(error, str):
+            error = str(error)
+        seen.add(rid)
+        out.append((rid, status, error))
+    return out
+
+
+@dataclass
+class Verdict:
+    """What one POST came to."""
+
+    kind: str  # ok | retry | too_large | stop
+    results: list[tuple[str, str, str | None]] | None = None
+    error: str = ""
+    retry_after: float | None = None
+
+
+@dataclass
+class Step:
+    """What one round of the loop did."""
+
+    kind: str  # idle | ok | failed | stopped
+    sent: int = 0  # events that got a verdict
+    delay: float = 0.0  # for failed: how long to wait
+    error: str = ""
+
+
+class Uploader:
+    """Drains one buffer to one server (see the module docstring)."""
+
+    def __init__(self, buffer: Buffer, client: Client, *, device_id: str, batch_size: int = 200,
+                 clock=None, backoff: Backoff | None = None, poll_interval: float = 0.25,
+                 recheck_interval: float = 30.0, token_source=None,
+                 monotonic: Callable[[], float] | None = None):
+        self.buffer = buffer
+        self.client = client
+        self.device_id = device_id
+        self.batch_size = max(1, min(500, int(batch_size)))
+        self.limit = self.batch_size
+        self.clock = clock or SystemClock()
+        self.backoff = backoff or Backoff()
+        self.poll_interval = poll_interval
+        self.recheck_interval = recheck_interval
+        self.token_source = token_source
+        self.monotonic = monotonic or self.clock.monotonic
+        self.stopped: str | None = None
+        self._stopped_at = 0.0
+        self._error_recorded = False
+        self.sent_total = 0
+
+    # --- one request ------------------------------------------------------------
+
+    def envelope(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "schema": 1,
+            "device_id": self.device_id,
+            "sent_at": rfc3339(self.clock.time()),
+            "boot_id": self.clock.boot_id,
+            "sent_mono_ms": int(self.clock.mono_ms()),
+            "events": events,
+        }
+
+    def send(self, events: list[dict[str, Any]]) -> Verdict:
+        """POST one batch and classify the answer. Never raises for network faults."""
+        try:
+            reply = self.client.post_json(BATCHES, self.envelope(events))
+        except TransportError as exc:
+            return Verdict("retry", error=str(exc))
+        return self.classify(events, reply)
+
+    def classify(self, events: list[dict[str, Any]], reply: Reply) -> Verdict:
+        status = reply.status
+        if status == 200:
+            try:
+                return Verdict("ok", results=check_results(events, reply.json()))
+            except (BadResponse, ValueError) as exc:
+                return Verdict("retry", error=f"200 with an unusable body: {exc}")
+        if status == 413:
+            return Verdict("too_large", error=f"413 batch too large: {reply.brief()}")
+        if status in (401, 403):
+            what = "token rejected" if status == 401 else "device id refused for this token"
+            return Verdict("stop", error=f"{status} {what}: {reply.brief()}")
+        if status in (429, 503):
+            return Verdict("retry", error=f"{status} server busy: {reply.brief()}",
+                           retry_after=reply.retry_after(self.clock.time()))
+        if 300 <= status < 400:
+            return Verdict("retry", error=f"{status} redirect to {reply.headers.get('location')!r}: "
+                                          "fix [sync] server")
+        if status == 400:
+            log.error("the server refused a batch as malformed (400): %s", reply.brief())
+        return Verdict("retry", error=f"{status} from the server: {reply.brief()}",
+                       retry_after=reply.retry_after(self.clock.time()) if status >= 500 else None)
+
+    # --- one round ----------------------------------------------------------------
+
+    def step(self) -> Step:
+        """Upload the oldest pending batch (splitting it on 413) and record the verdicts."""
+        events = self.buffer.pending_batch(self.limit)
+        if not events:
+            return Step("idle")
+        sent, verdict = self._upload(events)
+        if verdict is None:
+            self._ok()
+            return Step("ok", sent=sent)
+        if verdict.kind == "stop":
+            self._stop(verdict.error)
+            return Step("stopped", sent=sent, error=verdict.error)
+        if sent:
+            self._ok()
+        delay = self.backoff.failure(verdict.retry_after)
+        self._error(verdict.error, delay)
+        return Step("failed", sent=sent, delay=delay, error=verdict.error)
+
+    def _upload(self, events: list[dict[str, Any]]) -> tuple[int, Verdict | None]:
+        """Send ``events``; returns (how many got a verdict, the failing Verdict or None)."""
+        verdict = self.send(events)
+        if verdict.kind == "ok":
+            self.buffer.mark_results(verdict.results)
+            self.sent_total += len(events)
+            return len(events), None
+        if verdict.kind != "too_large":
+            return 0, verdict
+        if len(events) == 1:
+            error = f"too large for the server on its own ({verdict.error})"
+            log.error("event %s is larger than the server accepts; kept as rejected", events[0]["id"])
+            self.buffer.mark_results([(events[0]["id"], "rejected", error)])
+            return 1, None
+        half = len(events) // 2
+        if half < self.limit:
+            log.warning("the server refused %d events as too large; sending at most %d per batch",
+                        len(events), half)
+            self.limit = half
+        done, failed = self._upload(events[:half])
+        if failed is not None:
+            return done, failed
+        more, failed = self._upload(events[half:])
+        return done + more, failed
+
+    # --- state -------------------------------------------------------------------
+
+    def _ok(self) -> None:
+        self.backoff.success()
+        self.buffer.set_meta("sync.last_ok_at", rfc3339(self.clock.time()))
+        if self._error_recorded or self.stopped:
+            self.buffer.set_meta("sync.last_error", None)
+            if self.stopped:
+                log.warning("uploading again: the server accepted the token")
+                self.buffer.set_meta("sync.stopped", None)
+            self._error_recorded = False
+            self.stopped = None
+
+    def _error(self, error: str, delay: float) -> None:
+        level = logging.WARNING if self.backoff.failures <= 3 else logging.ERROR
+        log.log(level, "upload failed (%d in a row): %s; next try in %.1f s",
+                self.backoff.failures, error, delay)
+        self._record_error(error)
+
+    def _record_error(self, error: str) -> None:
+        try:
+            self.buffer.set_meta("sync.last_error", error)
+            self.buffer.set_meta("sync.last_error_at", rfc3339(self.clock.time()))
+            self._error_recorded = True
+        except OSError as exc:
+            log.warning("cannot record the sync error in the buffer: %s", exc)
+
+    def _stop(self, error: str) -> None:
+        self.stopped = error
+        self._stopped_at = self.monotonic()
+        log.critical("UPLOADING STOPPED: %s. Events are kept in the buffer. Re-provision the device "
+                     "or fix [sync] token / token_file; the uploader resumes when the token file "
+                     "changes (or tries again in %d minutes).", error, STOPPED_RETRY // 60)
+        self._record_error(error)
+        self.buffer.set_meta("sync.stopped", error)
+
+    def may_resume(self) -> bool:
+        """While stopped: True when the token changed or STOPPED_RETRY has passed."""
+        if self.stopped is None:
+            return True
+        if self.token_source is not None:
+            token = self.token_source.reload()
+            if token is not None:
+                log.warning("the token changed; trying to upload again")
+                self.client.token = token
+                return True
+        return self.monotonic() - self._stopped_at >= STOPPED_RETRY
+
+    # --- loops -------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, wait: Callable[[float], bool] | None = None) -> None:
+        """Upload until ``stop`` is set. ``wait(seconds)`` sleeps and returns
+        True when it is time to stop (default: ``stop.wait``)."""
+        wait = wait or stop.wait
+        seen = -1
+        while not stop.is_set():
+            if self.stopped is not None and not self.may_resume():
+                if wait(self.poll_interval * 4):
+                    break
+                continue
+            try:
+                seen = self.buffer.last_seq()
+                result = self.step()
+            except OSError as exc:
+                # The buffer itself failed (locked too long, disk trouble): wait and retry.
+                delay = self.backoff.failure()
+                log.error("buffer error while uploading: %s; retrying in %.1f s", exc, delay)
+                if wait(delay):
+                    break
+                continue
+            if result.kind == "ok":
+                continue
+            if result.kind == "failed":
+                if wait(result.delay):
+                    break
+                continue
+            if result.kind == "idle" and self._idle(seen, wait):
+                break
+
+    def _idle(self, seen: int, wait: Callable[[float], bool]) -> bool:
+        """Wait for a new event (or the periodic recheck); True when stopping."""
+        deadline = self.monotonic() + self.recheck_interval
+        while self.monotonic() < deadline:
+            if wait(self.poll_interval):
+                return True
+            try:
+                if self.buffer.last_seq() != seen:
+                    return False
+            except OSError as exc:
+                log.warning("cannot read the buffer: %s", exc)
+        return False
+
+    def drain(self, wait: Callable[[float], bool], max_failures: int = 3) -> int:
+        """Upload what is pending now (not what arrives meanwhile).
+
+        Gives up after ``max_failures`` failures in a row or a 401/403 and
+        returns how many of the events pending at the start got no verdict.
+        """
+        target = self.buffer.counts()["pending"]
+        done = failures = 0
+        while done < target:
+            result = self.step()
+            done += result.sent
+            if result.kind == "idle":
+                return 0
+            if result.kind == "stopped":
+                break
+            if result.kind == "ok":
+                failures = 0
+                continue
+            failures += 1
+            if failures >= max_failures or wait(result.delay):
+                break
+        return max(0, target - done)
