@@ -1,0 +1,117 @@
+"""Fixtures for the central server tests: a real ``kiosk server`` subprocess per
+module and backend (SQLite file, throwaway PostgreSQL cluster), and a small
+client that makes devices and users directly in the server's database."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from central.testing import (add_device, add_user, make_batch, pg_available, postgres_cluster,
+                             running_server)
+
+BACKENDS = ["sqlite", pytest.param("pg", marks=pytest.mark.pg)]
+PASSWORD = "correct horse 1"
+
+
+@pytest.fixture(scope="session")
+def pg_base_url():
+    """One PostgreSQL cluster for the whole session; tests get their own databases."""
+    ok, reason = pg_available()
+    if not ok:
+        pytest.skip(reason)
+    with postgres_cluster() as url:
+        yield url
+
+
+def new_pg_database(base_url: str) -> str:
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base_url.replace("postgresql://", "postgresql://", 1), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def db_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        return str(tmp_path_factory.mktemp("central") / "central.db")
+    return new_pg_database(request.getfixturevalue("pg_base_url"))
+
+
+@dataclass
+class Device:
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """A client for one running server plus direct access to its database."""
+
+    def __init__(self, url: str, db_url: str):
+        self.url = str(url)
+        self.db_url = db_url
+        self.http = requests.Session()
+        self._sessions: dict[str, dict[str, str]] = {}
+
+    def device(self, prefix: str = "dev", **kw) -> Device:
+        device_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        return Device(device_id, add_device(self.db_url, device_id, **kw))
+
+    def upload(self, device: Device, events: list[dict], *, gz: bool = False, **batch_kw) -> requests.Response:
+        body = json.dumps(make_batch(device.id, events, **batch_kw)).encode()
+        headers = {**device.headers, "Content-Type": "application/json"}
+        if gz:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        return self.http.post(self.url + "/api/v1/batches", data=body, headers=headers, timeout=30)
+
+    def results(self, device: Device, events: list[dict], **kw) -> list[dict]:
+        r = self.upload(device, events, **kw)
+        assert r.status_code == 200, r.text
+        return r.json()["results"]
+
+    def as_role(self, role: str) -> dict[str, str]:
+        """Headers of a logged-in user with ``role`` (created on first use)."""
+        if role not in self._sessions:
+            username = f"{role}-{uuid.uuid4().hex[:6]}"
+            add_user(self.db_url, username, PASSWORD, role)
+            r = self.http.post(self.url + "/api/v1/login", json={"username": username, "password": PASSWORD},
+                               timeout=10)
+            assert r.status_code == 200, r.text
+            self._sessions[role] = {"Authorization": f"Bearer {r.json()['token']}"}
+        return self._sessions[role]
+
+    def get(self, path: str, role: str | None = None, **kw) -> requests.Response:
+        headers = self.as_role(role) if role else {}
+        return self.http.get(self.url + path, headers=headers, timeout=30, **kw)
+
+    def post(self, path: str, role: str | None = None, **kw) -> requests.Response:
+        headers = self.as_role(role) if role else {}
+        return self.http.post(self.url + path, headers=headers, timeout=30, **kw)
+
+    def stats(self, **params) -> dict:
+        r = self.get("/api/v1/stats", params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="module")
+def server(db_url):
+    with running_server(db_url, timezone="Asia/Shanghai", rectify_days=5) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def api(server, db_url) -> Api:
+    return Api(server, db_url)
