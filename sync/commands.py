@@ -101,7 +101,7 @@ def build(cfg, *, clock=None):
                         clock=clock, token_source=tokens,
                         recheck_interval=min(30.0, float(s.interval_seconds)))
     beat = Heartbeat(buf, beat_client, device_id=cfg.device.id, interval=s.interval_seconds,
-                     clock=clock, data_dir=data_dir(cfg), uploader=uploader)
+                     clock=clock, data_dir=data_dir(cfg), uploader=uploader, token_source=tokens)
     return buf, uploader, beat
 
 

@@ -43,7 +43,8 @@ class Heartbeat:
 
     def __init__(self, buffer: Buffer, client: Client, *, device_id: str, interval: float = 30.0,
                  clock=None, data_dir: str | os.PathLike | None = None,
-                 uploader=None, uptime: Callable[[], float | None] = system_uptime):
+                 uploader=None, token_source=None,
+                 uptime: Callable[[], float | None] = system_uptime):
         self.buffer = buffer
         self.client = client
         self.device_id = device_id
@@ -52,6 +53,7 @@ class Heartbeat:
         self.data_dir = Path(data_dir) if data_dir else buffer.path.parent
         self.uploader = uploader
         self.uptime = uptime
+        self.token_source = token_source
         self.last_error: str | None = None
         self.sent = 0
 
@@ -94,6 +96,8 @@ class Heartbeat:
 
     def send(self) -> bool:
         """One heartbeat; True when the server took it. Never raises for network faults."""
+        if self.token_source is not None:
+            self.client.token = self.token_source.token  # follows a re-provisioned token
         try:
             reply = self.client.post_json(HEARTBEAT, self.state())
         except TransportError as exc:

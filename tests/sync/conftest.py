@@ -265,3 +265,57 @@ def make_uploader(buf):
     yield make
     for up in made:
         up.client.close()
+
+
+# --- the real central server ------------------------------------------------------
+
+BACKENDS = ["sqlite", pytest.param("pg", marks=pytest.mark.pg)]
+STATS_RANGE = {"from": "2026-11-01", "to": "2027-01-31", "include_misuse": "true"}
+
+
+@pytest.fixture(scope="session")
+def pg_base_url():
+    """One throwaway PostgreSQL cluster for the uploader tests; each test gets a database."""
+    from central.testing import pg_available, postgres_cluster
+
+    ok, reason = pg_available()
+    if not ok:
+        pytest.skip(reason)
+    with postgres_cluster() as url:
+        yield url
+
+
+def new_pg_database(base_url: str) -> str:
+    import uuid
+
+    import psycopg
+
+    name = "s_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=BACKENDS)
+def central_db(request, tmp_path):
+    """A fresh central database URL: a SQLite file, or a database in the PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "central.db")
+    return new_pg_database(request.getfixturevalue("pg_base_url"))
+
+
+def server_stats(url: str) -> dict:
+    import requests
+
+    r = requests.get(url + "/api/v1/stats", params=STATS_RANGE, timeout=10)
+    r.raise_for_status()
+    return r.json()["total"]
+
+
+def assert_stats_match(url: str, buffer: Buffer) -> None:
+    """The server's public aggregates equal what the device buffered and synced."""
+    c = buffer.counts()
+    total = server_stats(url)
+    assert total["levels"] == c["ratings_by_level"]
+    assert total["count"] == sum(c["ratings_by_level"].values())
+    assert total["unrated"] == c["unrated"]
