@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 
 def rfc3339(ts: float) -> str:
     """UTC RFC 3339 with milliseconds and ``Z``: ``2026-12-01T08:15:02.123Z``."""
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    ms = int(ts * 1000)
+    sec, frac = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%03dZ" % frac
 
 
 def parse_rfc3339(text: str) -> float:

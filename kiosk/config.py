@@ -47,10 +47,11 @@ class Key:
         if value is None and self.nullable:
             return None
         types = self.type if isinstance(self.type, tuple) else (self.type,)
+        original = value
         ok = isinstance(value, types)
         if ok and bool not in types and isinstance(value, bool):
             ok = False  # TOML booleans are not numbers here
-        if not ok and float in types and isinstance(value, int) and not isinstance(value, bool):
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
             value, ok = float(value), True
         if not ok:
             expected = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
@@ -62,7 +63,7 @@ class Key:
         if self.check is not None:
             problem = self.check(value)
             if problem:
-                raise ConfigError(f"{value!r} is not valid: expected {problem}", path=path, key=dotted)
+                raise ConfigError(f"{original!r} is not valid: expected {problem}", path=path, key=dotted)
         return value
 
 

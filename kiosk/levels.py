@@ -57,17 +57,20 @@ class Level(enum.Enum):
 
     @classmethod
     def from_wire(cls, code: int) -> Level:
-        try:
-            return _FROM_WIRE[int(code)]
-        except (KeyError, ValueError, TypeError):
-            raise ValueError(f"satisfaction (wire order) must be 1..5, got {code!r}") from None
+        """Level for a ``satisfaction`` code in national interface order (5 = 非常满意)."""
+        level = _FROM_WIRE.get(_as_code(code))
+        if level is None:
+            raise ValueError(f"satisfaction (wire order) must be 1..5, got {code!r}")
+        return level
 
     @classmethod
     def from_gbt(cls, code: int) -> Level:
-        try:
-            return _FROM_WIRE[6 - int(code)]
-        except (KeyError, ValueError, TypeError):
-            raise ValueError(f"GB/T 39046 code must be 1..5, got {code!r}") from None
+        """Level for a GB/T 39046 满意度代码 (1 = 非常满意)."""
+        c = _as_code(code)
+        level = _FROM_WIRE.get(6 - c) if c is not None else None
+        if level is None:
+            raise ValueError(f"GB/T 39046 code must be 1..5, got {code!r}")
+        return level
 
     @classmethod
     def from_position(cls, index: int) -> Level:
@@ -75,6 +78,17 @@ class Level(enum.Enum):
         if not isinstance(index, int) or not 0 <= index <= 4:
             raise ValueError(f"button position must be 0..4 (left to right), got {index!r}")
         return LEVELS[index]
+
+
+def _as_code(code) -> int | None:
+    """An integral code given as int or digit string; None for anything else."""
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.strip().isdigit():
+        return int(code)
+    return None
 
 
 _WIRE = {
