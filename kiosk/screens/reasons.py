@@ -1,0 +1,107 @@
+"""The reasons screen: the national reasons for the chosen level as toggle chips.
+
+Always shown after a 差评 (and after the other levels when ``[ui] reasons_for
+= "all"``). Chips, submit and skip only call the device; the session keeps
+the draft, owns the timeout and keeps selected chips when it expires.
+"""
+
+from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from ..session import State
+from .base import KioskScreen, countdown
+from .i18n import level_label, reason_label
+from .widgets import (
+    LEVEL_COLOURS,
+    LEVEL_MOODS,
+    MUTED,
+    WHITE,
+    BigButton,
+    Chip,
+    FaceIcon,
+    Text,
+    rgb,
+)
+
+
+class ReasonsScreen(KioskScreen):
+    screen_name = "reasons"
+
+    def build(self) -> None:
+        top = BoxLayout(orientation="horizontal", spacing="10dp", size_hint=(0.96, 0.14),
+                        pos_hint={"center_x": 0.5, "top": 0.98})
+        self.face = FaceIcon(size_hint_x=None, width=60)
+        top.bind(height=lambda *_: setattr(self.face, "width", top.height))
+        self.title = Text(rel_size=0.055, bold=True, halign="left")
+        top.add_widget(self.face)
+        top.add_widget(self.title)
+        self.layout.add_widget(top)
+        self.grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64),
+                               pos_hint={"center_x": 0.5, "y": 0.18})
+        self.layout.add_widget(self.grid)
+        bottom = BoxLayout(orientation="horizontal", spacing="14dp", size_hint=(0.96, 0.13),
+                           pos_hint={"center_x": 0.5, "y": 0.025})
+        self.countdown = Text(rel_size=0.04, color=MUTED, size_hint_x=0.4, halign="left")
+        self.skip = BigButton(colour=rgb("#7b8794"), size_hint_x=0.28)
+        self.submit = BigButton(size_hint_x=0.32)
+        self.skip.bind(on_release=lambda *_: self.app.skip_reasons())
+        self.submit.bind(on_release=lambda *_: self.app.submit_reasons(self.selected()))
+        for w in (self.countdown, self.skip, self.submit):
+            bottom.add_widget(w)
+        self.layout.add_widget(bottom)
+        self.chips: list[Chip] = []
+        self.level = None
+        self._language = None
+
+    def selected(self) -> list[str]:
+        return [chip.code for chip in self.chips if chip.state == "down"]
+
+    def _chip_released(self, chip: Chip) -> None:
+        self.app.select_reasons(self.selected())
+
+    def relabel(self) -> None:
+        self.skip.label = self.tr("skip")
+        self.submit.label = self.tr("submit")
+        if self.level is not None:
+            self._set_level(self.level, force=True)
+
+    def _set_level(self, level, force: bool = False) -> None:
+        if level == self.level and not force and self._language == self.app.language:
+            return
+        self.level = level
+        self._language = self.app.language
+        colour = LEVEL_COLOURS[level]
+        self.face.mood = LEVEL_MOODS[level]
+        self.face.face = colour
+        self.face.ink = WHITE
+        self.title.text = self.tr("reasons_bad" if level.is_bad else "reasons_good")
+        self.title.color = colour
+        self.grid.clear_widgets()
+        self.chips = []
+        for reason in level.reasons:
+            chip = Chip(reason.code, reason_label(reason, self.app.language), colour)
+            chip.bind(on_release=self._chip_released)
+            self.chips.append(chip)
+            self.grid.add_widget(chip)
+        self.submit.colour = colour
+        self.submit.label = self.tr("submit")
+        self.face_label = level_label(level, self.app.language)
+
+    def show(self, view) -> None:
+        if view.state is not State.REASONS or view.level is None:
+            return
+        self._set_level(view.level)
+        draft = set(view.reasons_draft)
+        for chip in self.chips:
+            want = "down" if chip.code in draft else "normal"
+            if chip.state != want:
+                chip.state = want
+        self.tick(view)
+
+    def tick(self, view) -> None:
+        n = countdown(view.seconds_left)
+        text = self.tr("countdown", n=n) if n is not None else ""
+        if self.countdown.text != text:
+            self.countdown.text = text

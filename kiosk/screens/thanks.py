@@ -1,0 +1,39 @@
+"""The thanks screen: "感谢您的评价", shown only after the rating is durable."""
+
+from __future__ import annotations
+
+from .base import KioskScreen
+from .i18n import level_label
+from .widgets import LEVEL_COLOURS, LEVEL_MOODS, MUTED, WHITE, FaceIcon, Text, rgb
+
+NEUTRAL = rgb("#0b4f8a")
+
+
+class ThanksScreen(KioskScreen):
+    screen_name = "thanks"
+
+    def build(self) -> None:
+        self.face = FaceIcon(mood=2, face=NEUTRAL, ink=WHITE, size_hint=(0.5, 0.36),
+                             pos_hint={"center_x": 0.5, "y": 0.52})
+        self.layout.add_widget(self.face)
+        self.title = Text(rel_size=0.11, bold=True, size_hint=(0.94, 0.2), pos_hint={"center_x": 0.5, "y": 0.28})
+        self.layout.add_widget(self.title)
+        self.detail = Text(rel_size=0.05, color=MUTED, size_hint=(0.9, 0.12), pos_hint={"center_x": 0.5, "y": 0.13})
+        self.layout.add_widget(self.detail)
+        self.level = None
+
+    def relabel(self) -> None:
+        self.title.text = self.tr("thanks")
+        self._detail()
+
+    def _detail(self) -> None:
+        level = self.level
+        self.detail.text = self.tr("your_rating", level=level_label(level, self.app.language)) if level else ""
+
+    def show(self, view) -> None:
+        level = view.level
+        if level is not self.level:
+            self.level = level
+            self.face.mood = LEVEL_MOODS[level] if level else 2
+            self.face.face = LEVEL_COLOURS[level] if level else NEUTRAL
+            self._detail()

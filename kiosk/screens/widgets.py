@@ -1,0 +1,313 @@
+"""Widgets shared by the screens: coloured panels, the rating buttons with a
+face drawn on the canvas, the staff card, toggle chips and plain big buttons.
+
+No images are needed: faces and the photo placeholder are drawn with Kivy
+canvas instructions, so they stay sharp at any screen size.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kivy.core.text import Label as CoreLabel
+from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle
+from kivy.properties import (
+    BooleanProperty,
+    ColorProperty,
+    NumericProperty,
+    StringProperty,
+)
+from kivy.uix.behaviors import ButtonBehavior, ToggleButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from ..levels import LEVELS, Level
+
+
+def rgb(hex_colour: str, alpha: float = 1.0) -> tuple[float, float, float, float]:
+    h = hex_colour.lstrip("#")
+    return (int(h[0:2], 16) / 255, int(h[2:4], 16) / 255, int(h[4:6], 16) / 255, alpha)
+
+
+def darker(colour, factor: float = 0.75) -> tuple[float, float, float, float]:
+    r, g, b, a = colour
+    return (r * factor, g * factor, b * factor, a)
+
+
+#: Button colours, green (非常满意) → red (非常不满意).
+LEVEL_COLOURS: dict[Level, tuple[float, float, float, float]] = {
+    Level.VERY_SATISFIED: rgb("#1e8e3e"),
+    Level.SATISFIED: rgb("#5aa832"),
+    Level.BASIC: rgb("#d99a00"),
+    Level.DISSATISFIED: rgb("#e8690b"),
+    Level.VERY_DISSATISFIED: rgb("#c8102e"),
+}
+#: The face's mood, +2 (big smile) … -2 (big frown).
+LEVEL_MOODS: dict[Level, int] = {level: 2 - i for i, level in enumerate(LEVELS)}
+
+BACKGROUND = rgb("#f4f6f9")
+HEADER = rgb("#0b4f8a")
+INK = rgb("#1d2733")
+MUTED = rgb("#5b6776")
+WHITE = (1, 1, 1, 1)
+
+
+class Panel(BoxLayout):
+    """A box layout with a flat or rounded background colour."""
+
+    bg = ColorProperty((0, 0, 0, 0))
+    radius = NumericProperty(0)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.canvas.before:
+            self._bg_colour = Color(rgba=self.bg)
+            self._bg_shape = RoundedRectangle(pos=self.pos, size=self.size, radius=[self.radius])
+        self.bind(pos=self._redraw_bg, size=self._redraw_bg, bg=self._redraw_bg, radius=self._redraw_bg)
+
+    def _redraw_bg(self, *_):
+        self._bg_colour.rgba = self.bg
+        self._bg_shape.pos = self.pos
+        self._bg_shape.size = self.size
+        self._bg_shape.radius = [self.radius]
+
+
+class Text(Label):
+    """A label that wraps inside its own box and scales its font with the screen.
+
+    ``rel_size`` is the font size as a fraction of the window height, so one
+    layout serves 800x480 and 1024x600 alike. When the text does not fit its
+    box at that size, the font shrinks until it does: text is never cut off.
+    """
+
+    rel_size = NumericProperty(0.05)
+    #: The size asked for (before shrinking); ``font_size`` is what fits.
+    wanted_size = NumericProperty(0)
+
+    MIN_SIZE = 9
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("color", INK)
+        kwargs.setdefault("halign", "center")
+        kwargs.setdefault("valign", "middle")
+        super().__init__(**kwargs)
+        self.bind(size=self._fit, rel_size=self._fit, text=self._fit)
+        from kivy.core.window import Window
+        Window.bind(height=self._fit)
+        self._fit()
+
+    def _fit(self, *_):
+        from kivy.core.window import Window
+        w, h = max(1, self.width), max(1, self.height)
+        self.text_size = (w, h)
+        size = max(self.MIN_SIZE, Window.height * self.rel_size)
+        self.wanted_size = size
+        if self.text and w > 1 and h > 1:
+            while size > self.MIN_SIZE and not self._fits(size, w, h):
+                size = max(self.MIN_SIZE, size * 0.9)
+        self.font_size = size
+
+    def _fits(self, size: float, w: float, h: float) -> bool:
+        probe = CoreLabel(text=self.text, font_size=size, font_name=self.font_name, bold=self.bold,
+                          text_size=(w, None), halign=self.halign, padding=self.padding)
+        probe.refresh()
+        tw, th = probe.texture.size
+        return tw <= w + 0.5 and th <= h + 0.5 and not _broken_word(probe, self.text)
+
+    def overflows(self) -> bool:
+        """Whether the text at its current size does not fit its box (for tests)."""
+        return bool(self.text) and not self._fits(self.font_size, max(1, self.width), max(1, self.height))
+
+
+def _broken_word(probe, text: str) -> bool:
+    """Whether a latin word is wider than the box (wrapping would split it)."""
+    width = probe.text_size[0]
+    return any(word.isascii() and probe.get_extents(word)[0] > width for word in text.split())
+
+
+class FaceIcon(Widget):
+    """A round face whose mouth and brows show the mood (+2 … -2)."""
+
+    mood = NumericProperty(0)
+    ink = ColorProperty(INK)
+    face = ColorProperty(WHITE)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self.redraw, size=self.redraw, mood=self.redraw, ink=self.redraw, face=self.redraw)
+        self.redraw()
+
+    def redraw(self, *_):
+        self.canvas.clear()
+        d = min(self.width, self.height)
+        if d <= 2:
+            return
+        cx, cy = self.x + self.width / 2, self.y + self.height / 2
+        m = self.mood
+        with self.canvas:
+            Color(rgba=self.face)
+            Ellipse(pos=(cx - d / 2, cy - d / 2), size=(d, d))
+            Color(rgba=self.ink)
+            eye = d * 0.13
+            for sx in (-1, 1):
+                Ellipse(pos=(cx + sx * d * 0.19 - eye / 2, cy + d * 0.1 - eye / 2), size=(eye, eye))
+            width = max(1.2, d * 0.045)
+            if m <= -2:
+                for sx in (-1, 1):
+                    Line(points=[cx + sx * d * 0.3, cy + d * 0.3, cx + sx * d * 0.09, cy + d * 0.22],
+                         width=width, cap="round")
+            # mouth: a quadratic curve; positive mood bends it into a smile
+            c = d * 0.11 * m / 2
+            half = d * (0.25 if abs(m) == 2 else 0.2)
+            ym = cy - d * 0.2
+            p0, p1, p2 = (cx - half, ym + c / 2), (cx, ym - 1.5 * c), (cx + half, ym + c / 2)
+            pts = []
+            for i in range(17):
+                t = i / 16
+                pts += [(1 - t) ** 2 * p0[0] + 2 * (1 - t) * t * p1[0] + t * t * p2[0],
+                        (1 - t) ** 2 * p0[1] + 2 * (1 - t) * t * p1[1] + t * t * p2[1]]
+            Line(points=pts, width=width, cap="round")
+
+
+class RatingButton(ButtonBehavior, Panel):
+    """One of the five rating buttons: colour, face and label."""
+
+    position = NumericProperty(0)
+    label = StringProperty("")
+
+    def __init__(self, level: Level, **kwargs):
+        self.level = level
+        colour = LEVEL_COLOURS[level]
+        super().__init__(orientation="vertical", bg=colour, radius=14, padding=("6dp", "10dp"),
+                         spacing="4dp", **kwargs)
+        self.position = level.position
+        self._colour = colour
+        self.face = FaceIcon(mood=LEVEL_MOODS[level], ink=darker(colour, 0.55), size_hint_y=0.62)
+        self.text = Text(text=self.label, color=WHITE, bold=True, rel_size=0.052, size_hint_y=0.38)
+        self.add_widget(self.face)
+        self.add_widget(self.text)
+        self.bind(label=lambda *_: setattr(self.text, "text", self.label), state=self._pressed)
+
+    def _pressed(self, *_):
+        self.bg = darker(self._colour, 0.8) if self.state == "down" else self._colour
+
+
+class BigButton(ButtonBehavior, Panel):
+    """A plain large button with a text."""
+
+    label = StringProperty("")
+    colour = ColorProperty(HEADER)
+    text_colour = ColorProperty(WHITE)
+    rel_size = NumericProperty(0.045)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.radius = 10
+        self.bg = self.colour
+        self.text = Text(text=self.label, color=self.text_colour, rel_size=self.rel_size, bold=True)
+        self.add_widget(self.text)
+        self.bind(label=lambda *_: setattr(self.text, "text", self.label),
+                  state=lambda *_: setattr(self, "bg", darker(self.colour, 0.8) if self.state == "down"
+                                           else self.colour),
+                  colour=lambda *_: setattr(self, "bg", self.colour))
+
+
+class Chip(ToggleButtonBehavior, Panel):
+    """A large toggle chip for one reason."""
+
+    code = StringProperty("")
+    label = StringProperty("")
+    selected = BooleanProperty(False)
+
+    def __init__(self, code: str, label: str, accent, **kwargs):
+        self.accent = accent
+        super().__init__(code=code, label=label, padding=("8dp", "4dp"), **kwargs)
+        self.radius = 12
+        self.text = Text(text=label, rel_size=0.04)
+        self.add_widget(self.text)
+        self.bind(state=self._restyle, label=lambda *_: setattr(self.text, "text", self.label))
+        self._restyle()
+
+    def _restyle(self, *_):
+        self.selected = self.state == "down"
+        self.bg = self.accent if self.selected else WHITE
+        self.text.color = WHITE if self.selected else INK
+
+    def _redraw_bg(self, *_):
+        super()._redraw_bg()
+        if not hasattr(self, "_outline"):
+            with self.canvas.before:
+                self._outline_colour = Color(rgba=self.accent)
+                self._outline = Line(rounded_rectangle=(*self.pos, *self.size, self.radius), width=1.5)
+        self._outline.rounded_rectangle = (*self.pos, max(1, self.width), max(1, self.height), self.radius)
+
+
+class PhotoPlaceholder(Widget):
+    """A neat silhouette in a circle, shown when there is no staff photo."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self.redraw, size=self.redraw)
+
+    def redraw(self, *_):
+        self.canvas.clear()
+        d = min(self.width, self.height)
+        if d <= 2:
+            return
+        cx, cy = self.x + self.width / 2, self.y + self.height / 2
+        with self.canvas:
+            Color(rgba=rgb("#d7dee8"))
+            Ellipse(pos=(cx - d / 2, cy - d / 2), size=(d, d))
+            Color(rgba=rgb("#8a97a8"))
+            head = d * 0.36
+            Ellipse(pos=(cx - head / 2, cy + d * 0.02), size=(head, head))
+            Ellipse(pos=(cx - d * 0.32, cy - d * 0.42), size=(d * 0.64, d * 0.44), angle_start=-90, angle_end=90)
+
+
+class StaffCard(Panel):
+    """Photo (or a placeholder), name and 工号 of the staff member on duty."""
+
+    def __init__(self, rel_size: float = 0.05, **kwargs):
+        super().__init__(orientation="horizontal", spacing="8dp", padding="6dp", bg=WHITE, **kwargs)
+        self.radius = 10
+        self.photo_box = BoxLayout(size_hint_x=None)
+        self.bind(height=lambda *_: setattr(self.photo_box, "width", self.height * 0.8))
+        self.add_widget(self.photo_box)
+        texts = BoxLayout(orientation="vertical")
+        self.name_label = Text(rel_size=rel_size, bold=True, halign="left")
+        self.no_label = Text(rel_size=rel_size * 0.7, color=MUTED, halign="left")
+        texts.add_widget(self.name_label)
+        texts.add_widget(self.no_label)
+        self.add_widget(texts)
+        self._photo_path: str | None = "unset"
+
+    def show(self, name: str, no_text: str, photo: str | None) -> None:
+        self.name_label.text = name
+        self.no_label.text = no_text
+        if photo != self._photo_path:
+            self._photo_path = photo
+            self.photo_box.clear_widgets()
+            if photo and os.path.isfile(photo):
+                self.photo_box.add_widget(Image(source=photo, fit_mode="contain"))
+            else:
+                self.photo_box.add_widget(PhotoPlaceholder())
+
+
+class Background(Widget):
+    """A full-screen flat colour."""
+
+    colour = ColorProperty(BACKGROUND)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.canvas.before:
+            self._c = Color(rgba=self.colour)
+            self._r = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=self._redraw, size=self._redraw, colour=self._redraw)
+
+    def _redraw(self, *_):
+        self._c.rgba = self.colour
+        self._r.pos = self.pos
+        self._r.size = self.size
