@@ -86,7 +86,7 @@ class Api:
         if role not in self._sessions:
             username = f"{role}-{uuid.uuid4().hex[:6]}"
             add_user(self.db_url, username, PASSWORD, role)
-            r = self.http.post(self.url + "/api/v1/login", json={"username": username, "password": PASSWORD},
+            r = requests.post(self.url + "/api/v1/login", json={"username": username, "password": PASSWORD},
                                timeout=10)
             assert r.status_code == 200, r.text
             self._sessions[role] = {"Authorization": f"Bearer {r.json()['token']}"}
