@@ -97,6 +97,8 @@ def cmd_server(args) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     db.upgrade(settings.db)
     app = create_app(settings)
+    from kiosk.systemd import attach_to_asgi
+    attach_to_asgi(app)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                 access_log=settings.log_level == "debug", timeout_graceful_shutdown=5)
     return 0

@@ -63,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.headless:
             return _run_headless(device, log)
         from .screens.app import run_app  # imports Kivy
+        from .systemd import watch_loop
+        watch_loop(lambda: device.last_pump, "touch app")
         return run_app(cfg, device)
     finally:
         if api is not None:
@@ -82,9 +84,16 @@ def _run_headless(device, log) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("device %s (window %s, %s mode) running headless; buffer %s",
              device.cfg.device.id, device.cfg.device.window, device.cfg.ui.mode, device.buffer.path)
+    from . import systemd
+
     device.start()
+    watchdog = systemd.Watchdog()
+    systemd.ready(f"device {device.cfg.device.id} rating")
     while device._thread.is_alive():
         device.wait_stopped(0.5)
+        if time.monotonic() - device.last_pump < watchdog.stale_after():
+            watchdog.kick()
+    systemd.stopping()
     return 0
 
 

@@ -58,6 +58,7 @@ class Device:
         self._next_health = 0.0
         self._next_prune = 0.0
         self.started_at = time.time()
+        self.last_pump = time.monotonic()  # the session thread's last sign of life (watchdog)
 
     # --- wiring ------------------------------------------------------------
 
@@ -106,6 +107,7 @@ class Device:
 
     def pump(self) -> None:
         """Run queued requests and due timers (on the session's thread)."""
+        self.last_pump = time.monotonic()
         while True:
             with self._cv:
                 if not self._queue:

@@ -148,11 +148,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for w in workers:
             w.start()
         log.info("uploading %s to %s as %s", buf.path, cfg.sync.server, cfg.device.id)
+        from kiosk import systemd
+        watchdog = systemd.Watchdog()
+        systemd.ready(f"uploading to {cfg.sync.server}")
         while not stop.wait(1.0):
             if not all(w.is_alive() for w in workers):
                 log.critical("an uploader thread died; exiting so the service manager restarts it")
                 stop.set()
                 return 1
+            watchdog.kick()
+        systemd.stopping()
         # A request in flight gets at most a moment to finish; abandoning it is
         # safe (it is resent later and the server deduplicates).
         for w in workers:
