@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+EPSILON = 1e-9  # seconds: a poll at exactly a deadline counts despite float rounding
+
 PRESS = "press"
 RELEASE = "release"
 STUCK = "stuck"
@@ -82,7 +84,7 @@ class Debouncer:
         t = max(t, self._now)
         self._now = t
         out: list[ButtonEvent] = []
-        if self.raw != self.pressed and t - self.raw_since >= self.debounce:
+        if self.raw != self.pressed and t - self.raw_since >= self.debounce - EPSILON:
             at = self.raw_since + self.debounce
             self.pressed = self.raw
             if self.pressed:
@@ -97,7 +99,7 @@ class Debouncer:
                     out.append(ButtonEvent(UNSTUCK, at))
                 out.append(ButtonEvent(RELEASE, at))
         if (self.raw and not self.stuck and self.held_since is not None
-                and t - self.held_since >= self.stuck_after):
+                and t - self.held_since >= self.stuck_after - EPSILON):
             self.stuck = True
             out.append(ButtonEvent(STUCK, self.held_since + self.stuck_after))
         return out
