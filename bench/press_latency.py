@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import statistics
 import sys
@@ -73,7 +72,7 @@ def main() -> int:
 
     per_round = max(1, args.presses // args.rounds)
     base, kin, kth = [], [], []
-    for r in range(args.rounds):
+    for _ in range(args.rounds):
         for _ in range(per_round):
             t0 = time.perf_counter()
             conn.execute("INSERT INTO events (id, type, created_at, payload, satisfaction, misuse) "

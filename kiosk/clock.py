@@ -14,7 +14,7 @@ import ctypes.util
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 
 def rfc3339(ts: float) -> str:

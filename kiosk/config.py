@@ -14,9 +14,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .exceptions import ConfigError
 

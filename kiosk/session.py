@@ -34,8 +34,9 @@ import enum
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from . import events
 from .exceptions import BufferWriteError, SessionError

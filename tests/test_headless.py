@@ -1,6 +1,5 @@
 """The headless device end to end: console presses → buffer → ``kiosk status --json``."""
 
-import json
 import os
 import re
 import signal

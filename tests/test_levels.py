@@ -2,8 +2,7 @@
 
 import pytest
 
-from kiosk.levels import (LEVELS, REASON_BY_CODE, REASONS, Channel, Level, check_reasons,
-                          good_rate)
+from kiosk.levels import LEVELS, REASON_BY_CODE, REASONS, Channel, Level, check_reasons, good_rate
 
 
 def test_orders_are_reversed_and_explicit():

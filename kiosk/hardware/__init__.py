@@ -7,8 +7,6 @@ which ones run (``[hardware.gpio]``, ``[hardware.serial]``, the console,
 
 from __future__ import annotations
 
-
-
 import importlib
 
 #: config section → (module, class). Each class takes the section's config
