@@ -1,0 +1,277 @@
+"""Alerts for supervisors: a webhook on every new 差评 and on cases one day
+from overdue, delivered from an outbox so nothing is lost while the webhook is
+down.
+
+A scanner turns new cases (by id, past a watermark kept in ``web_meta``) and
+cases whose deadline is near into ``alert_outbox`` rows; the unique
+(kind, case) pair makes that safe with several server processes. A sender
+posts due rows and, on failure, retries with exponential backoff, for ever:
+an undelivered alert stays visible on the devices page. Message bodies are
+built at send time in one of three formats: ``generic`` JSON, the WeCom robot
+markdown message, or the DingTalk robot markdown message. They carry no
+personal data of citizens (no phone, no comment).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kiosk.levels import REASON_BY_CODE, Level
+
+from .. import cases as cases_mod
+from ..auth import utcnow
+from ..db import cases, is_sqlite, write_tx
+from .tables import alert_outbox, web_meta
+
+log = logging.getLogger("central.alerts")
+
+NEW_BAD = "new_bad"
+DUE_SOON = "due_soon"
+WATERMARK = "alerts.case_watermark"
+#: Cases are scanned from this many ids below the watermark again, so a case whose
+#: ingest transaction committed late (PostgreSQL, concurrent writers) is not missed.
+RESCAN = 200
+CLAIM_SECONDS = 60
+
+
+@dataclass
+class AlertSettings:
+    """The ``[alerts]`` table."""
+
+    enabled: bool = False
+    url: str = ""
+    format: str = "generic"
+    base_url: str = ""
+    timeout_seconds: float = 5.0
+    poll_seconds: float = 5.0
+    retry_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    due_soon_hours: float = 24.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AlertSettings:
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
+    if not rows:
+        return
+    if is_sqlite(conn):
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+# --- scanning --------------------------------------------------------------------
+
+def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int:
+    """Queue alerts for new cases and for cases near their deadline; returns how many were queued."""
+    now = now or utcnow()
+    queued = 0
+    with write_tx(engine) as conn:
+        row = conn.execute(sa.select(web_meta.c.value).where(web_meta.c.key == WATERMARK)).first()
+        if row is None:
+            # first start: announce only cases opened from now on
+            top = conn.execute(sa.select(sa.func.max(cases.c.id))).scalar() or 0
+            _insert_ignore(conn, web_meta, [{"key": WATERMARK, "value": str(top)}])
+            mark = top
+        else:
+            mark = int(row.value)
+        have = alert_outbox.c
+        new_ids = conn.execute(
+            sa.select(cases.c.id).where(
+                cases.c.id > max(mark - RESCAN, 0),
+                ~sa.exists().where(have.kind == NEW_BAD, have.case_id == cases.c.id))
+            .order_by(cases.c.id).limit(1000)).scalars().all()
+        due_ids = conn.execute(
+            sa.select(cases.c.id).where(
+                cases.c.state.in_(cases_mod.UNRECTIFIED), cases.c.deadline > now,
+                cases.c.deadline <= now + timedelta(hours=cfg.due_soon_hours),
+                ~sa.exists().where(have.kind == DUE_SOON, have.case_id == cases.c.id))
+            .order_by(cases.c.id).limit(1000)).scalars().all()
+        rows = ([{"kind": NEW_BAD, "case_id": i, "created_at": now, "payload": "", "attempts": 0, "next_at": now}
+                 for i in new_ids]
+                + [{"kind": DUE_SOON, "case_id": i, "created_at": now, "payload": "", "attempts": 0,
+                    "next_at": now} for i in due_ids])
+        _insert_ignore(conn, alert_outbox, rows)
+        queued = len(rows)
+        if new_ids and max(new_ids) > mark:
+            conn.execute(web_meta.update().where(web_meta.c.key == WATERMARK)
+                         .values(value=str(max(new_ids))))
+    return queued
+
+
+# --- messages ---------------------------------------------------------------------
+
+def _local(iso: str | None, tz: ZoneInfo) -> str:
+    if not iso:
+        return ""
+    t = datetime.fromisoformat(iso.rstrip("Z")).replace(tzinfo=UTC).astimezone(tz)
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def build_message(kind: str, case: dict[str, Any], *, fmt: str, base_url: str, tz: ZoneInfo,
+                  alert_id: int) -> dict[str, Any]:
+    """The webhook body for one alert in ``fmt`` (generic | wecom | dingtalk)."""
+    level = Level.from_wire(case["satisfaction"])
+    staff_name = (case.get("rating") or {}).get("staff_name", "")
+    reasons = [REASON_BY_CODE[c].zh for c in case.get("reasons", []) if c in REASON_BY_CODE]
+    url = f"{base_url.rstrip('/')}/cases/{case['id']}" if base_url else f"/cases/{case['id']}"
+    title = ("差评提醒" if kind == NEW_BAD else "差评工单即将超期") + f" #{case['id']}"
+    lines = [
+        f"版块：{case['section']}　窗口：{case['window_no']}　工号：{case['staff_no']} {staff_name}".rstrip(),
+        f"评价：{level.zh}　时间：{_local(case['rated_at'], tz)}",
+        f"原因：{'、'.join(reasons) if reasons else '（未选择）'}",
+        f"状态：{case['state_zh']}　整改期限：{_local(case['deadline'], tz)}",
+    ]
+    if fmt == "generic":
+        return {
+            "event": "bad_rating" if kind == NEW_BAD else "case_due_soon", "alert_id": alert_id,
+            "title": title, "text": "\n".join(lines), "url": url,
+            "case": {"id": case["id"], "state": case["state"], "section": case["section"],
+                     "window_no": case["window_no"], "staff_no": case["staff_no"], "staff_name": staff_name,
+                     "satisfaction": case["satisfaction"], "level": level.value, "level_zh": level.zh,
+                     "rated_at": case["rated_at"], "deadline": case["deadline"], "overdue": case["overdue"],
+                     "reasons": case.get("reasons", [])},
+        }
+    md = f"### {title}\n" + "\n".join(f"> {line}" for line in lines) + f"\n\n[查看工单]({url})"
+    if fmt == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": md}}
+    if fmt == "dingtalk":
+        return {"msgtype": "markdown", "markdown": {"title": title, "text": md}}
+    raise ValueError(f"[alerts] format: expected generic, wecom or dingtalk, got {fmt!r}")
+
+
+# --- sending ----------------------------------------------------------------------
+
+Poster = Callable[[str, dict[str, Any], float], None]
+
+
+def http_post(url: str, body: dict[str, Any], timeout: float) -> None:
+    """POST ``body`` as JSON; raises on a network error, a non-2xx answer or a robot's errcode."""
+    import requests
+
+    r = requests.post(url, json=body, timeout=timeout)
+    if not 200 <= r.status_code < 300:
+        raise OSError(f"HTTP {r.status_code}")
+    try:
+        answer = r.json()
+    except ValueError:
+        return
+    if isinstance(answer, dict) and answer.get("errcode") not in (None, 0):
+        raise OSError(f"errcode {answer.get('errcode')}: {str(answer.get('errmsg'))[:100]}")
+
+
+def backoff(cfg: AlertSettings, attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failure."""
+    return min(cfg.retry_seconds * (2 ** max(attempts - 1, 0)), cfg.retry_max_seconds)
+
+
+def deliver_due(engine: Engine, cfg: AlertSettings, tz: ZoneInfo, *, post: Poster = http_post,
+                now: datetime | None = None, limit: int = 50) -> tuple[int, int]:
+    """Send the alerts that are due, oldest first; returns (sent, failed).
+
+    A round stops at the first failure: the webhook is probably down, and the
+    rest will be tried after the backoff.
+    """
+    now = now or utcnow()
+    o = alert_outbox.c
+    with engine.connect() as conn:
+        due = conn.execute(sa.select(o.id, o.kind, o.case_id, o.attempts).where(
+            o.sent_at.is_(None), o.next_at <= now,
+            sa.or_(o.claimed_until.is_(None), o.claimed_until < now)).order_by(o.id).limit(limit)).all()
+    sent = failed = 0
+    for row in due:
+        with write_tx(engine) as conn:
+            got = conn.execute(alert_outbox.update().where(
+                o.id == row.id, o.sent_at.is_(None),
+                sa.or_(o.claimed_until.is_(None), o.claimed_until < now))
+                .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
+            if got.rowcount != 1:
+                continue
+            case = cases_mod.get_case(conn, row.case_id, now=now, show_phone=False)
+        if case is None:
+            body: dict[str, Any] | None = None
+            error = f"case {row.case_id} not found"
+        else:
+            body = build_message(row.kind, case, fmt=cfg.format, base_url=cfg.base_url, tz=tz, alert_id=row.id)
+            error = None
+            try:
+                post(cfg.url, body, cfg.timeout_seconds)
+            except Exception as exc:  # any delivery failure is retried later
+                error = f"{type(exc).__name__}: {exc}"[:300]
+        done = utcnow()
+        with write_tx(engine) as conn:
+            if error is None:
+                conn.execute(alert_outbox.update().where(o.id == row.id).values(
+                    sent_at=done, attempts=row.attempts + 1, claimed_until=None, last_error=None,
+                    payload=json.dumps(body, ensure_ascii=False)))
+                sent += 1
+            else:
+                conn.execute(alert_outbox.update().where(o.id == row.id).values(
+                    attempts=row.attempts + 1, claimed_until=None, last_error=error,
+                    next_at=done + timedelta(seconds=backoff(cfg, row.attempts + 1))))
+                failed += 1
+        if error is not None:
+            log.warning("alert %s for case %s not delivered (attempt %d): %s", row.kind, row.case_id,
+                        row.attempts + 1, error)
+            break
+    return sent, failed
+
+
+def outbox_status(conn: Connection) -> dict[str, Any]:
+    """Pending and delivered counts and the last delivery error, for the devices page."""
+    o = alert_outbox.c
+    pending = conn.execute(sa.select(sa.func.count()).where(o.sent_at.is_(None))).scalar_one()
+    sent = conn.execute(sa.select(sa.func.count()).where(o.sent_at.is_not(None))).scalar_one()
+    last = conn.execute(sa.select(o.last_error, o.attempts, o.next_at).where(
+        o.sent_at.is_(None), o.last_error.is_not(None)).order_by(o.id).limit(1)).first()
+    return {"pending": pending, "sent": sent, "last_error": last.last_error if last else None,
+            "attempts": last.attempts if last else 0}
+
+
+class AlertSender:
+    """Scans and delivers on its own thread every ``poll_seconds`` until stopped."""
+
+    def __init__(self, engine: Engine, cfg: AlertSettings, tz: ZoneInfo, post: Poster = http_post):
+        self.engine = engine
+        self.cfg = cfg
+        self.tz = tz
+        self.post = post
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> tuple[int, int]:
+        scan(self.engine, self.cfg)
+        return deliver_due(self.engine, self.cfg, self.tz, post=self.post)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except sa.exc.SQLAlchemyError as exc:
+                log.warning("alert outbox unavailable: %s", type(exc).__name__)
+            except Exception:
+                log.exception("alert sender round failed")
+            self._stop.wait(self.cfg.poll_seconds)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="alert-sender", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.cfg.timeout_seconds + 2)

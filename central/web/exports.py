@@ -1,0 +1,107 @@
+"""Exports for a date range: ratings and statistics as CSV and XLSX, and the
+ratings in the national 好差评 interface's JSON shape for the provincial platform.
+
+Ratings come from :func:`central.stats.list_ratings` (phones masked unless the
+role may see them) and statistics from :func:`central.stats.query`, so an
+export says exactly what the API and the pages say.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kiosk.levels import Level
+
+from ..stats import RATING_COLUMNS
+
+#: The most rows one ratings export holds (the same cap as the API's CSV).
+MAX_ROWS = 100_000
+
+STATS_COLUMNS = ("key", "count", "5", "4", "3", "2", "1", "bad", "bad_unrectified", "good_rate", "unrated")
+STATS_HEADER_ZH = ("分组", "评价数", "非常满意", "满意", "基本满意", "不满意", "非常不满意", "差评数",
+                   "差评未整改数", "好评率", "未评价")
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, list):
+        return " ".join(str(x) for x in v)
+    return "" if v is None else v
+
+
+def rating_rows(ratings: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[_cell(r[c]) for c in RATING_COLUMNS] for r in ratings]
+
+
+def stats_rows(doc: dict[str, Any]) -> list[list[Any]]:
+    """One row per group, then the total (key ``TOTAL``)."""
+    out = []
+    for g in doc["groups"] + [{"key": "TOTAL", **doc["total"]}]:
+        out.append([g["key"], g["count"], *(g["levels"][k] for k in ("5", "4", "3", "2", "1")), g["bad"],
+                    g["bad_unrectified"], "" if g["good_rate"] is None else g["good_rate"], g["unrated"]])
+    return out
+
+
+def to_csv(header: list[str] | tuple[str, ...], rows: list[list[Any]]) -> bytes:
+    """UTF-8 with a BOM so spreadsheet programs read the Chinese right."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def to_xlsx(sheet: str, header: list[str] | tuple[str, ...], rows: list[list[Any]],
+            note: str | None = None) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=False)
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append(list(header))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append(row)
+    ws.freeze_panes = "A2"
+    if note:
+        info = wb.create_sheet("info")
+        info.append([note])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def assess_time(rated_at_iso: str, tz: ZoneInfo) -> str:
+    """``2026-12-01T08:15:02.123Z`` → ``20261201T161502`` (local time of the server timezone)."""
+    t = datetime.fromisoformat(rated_at_iso.rstrip("Z")).replace(tzinfo=UTC).astimezone(tz)
+    return t.strftime("%Y%m%dT%H%M%S")
+
+
+def national(ratings: list[dict[str, Any]], *, area_code: str, tz: ZoneInfo) -> dict[str, Any]:
+    """Ratings as national-interface records: ``satisfaction`` in interface order
+    (5 = 非常满意), ``evalDetail`` the reason codes, ``pf`` the channel, ``assessTime``
+    as ``YYYYMMDDThhmmss`` and the area code."""
+    data = []
+    for r in ratings:
+        level = Level.from_wire(r["satisfaction"])
+        data.append({
+            "evaluateId": r["id"],
+            "projectNo": r["project_no"] or "",
+            "areaCode": area_code,
+            "pf": str(r["channel"]),
+            "satisfaction": str(level.wire),
+            "evalDetail": ",".join(r["reasons"]),
+            "writingEvalDetail": r["comment"] or "",
+            "assessTime": assess_time(r["rated_at"], tz),
+            "mobile": r["phone"] or "",
+            "deptName": r["section"],
+            "windowNo": r["window_no"],
+            "staffNo": r["staff_no"],
+            "staffName": r["staff_name"],
+        })
+    return {"areaCode": area_code, "count": len(data), "data": data}
