@@ -493,4 +493,6 @@ def create_app(settings: Settings) -> FastAPI:
         with engine.connect() as conn:
             return cases_mod.get_case(conn, case_id, now=utcnow(), show_phone=user.may("see_phone"))
 
+    from .web import include_web
+    include_web(app, settings)
     return app
