@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,24 @@ SERVER_SCHEMA = Section("", sections=[
         Key("cookie_secure", bool, False),
         Key("log_level", str, "info", choices=["debug", "info", "warning", "error"]),
     ]),
+    Section("web", [
+        Key("area_code", str, "", doc="行政区划代码 for the national-interface export"),
+        Key("heartbeat_interval_seconds", (int, float), 30.0, check=_positive),
+        Key("board_refresh_seconds", int, 30, check=_positive),
+        Key("login_max_failures", int, 5, check=_positive),
+        Key("login_window_minutes", (int, float), 15.0, check=_positive),
+    ]),
+    Section("alerts", [
+        Key("enabled", bool, False),
+        Key("url", str, "", doc="webhook URL"),
+        Key("format", str, "generic", choices=["generic", "wecom", "dingtalk"]),
+        Key("base_url", str, "", doc="this server's address, for links in messages"),
+        Key("timeout_seconds", (int, float), 5.0, check=_positive),
+        Key("poll_seconds", (int, float), 5.0, check=_positive),
+        Key("retry_seconds", (int, float), 5.0, check=_positive),
+        Key("retry_max_seconds", (int, float), 600.0, check=_positive),
+        Key("due_soon_hours", (int, float), 24.0, check=_positive),
+    ]),
 ])
 
 
@@ -71,6 +89,8 @@ class Settings:
     enroll_code_hours: float = 24.0
     cookie_secure: bool = False
     log_level: str = "info"
+    web: dict[str, Any] = field(default_factory=dict)
+    alerts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -97,7 +117,8 @@ def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Se
     cfg = load_config(path, schema=SERVER_SCHEMA) if path else parse(SERVER_SCHEMA, {})
     values = cfg.server.to_dict()
     names = {f.name for f in fields(Settings)}
-    settings = Settings(**{k: v for k, v in values.items() if k in names})
+    settings = Settings(**{k: v for k, v in values.items() if k in names},
+                        web=cfg.web.to_dict(), alerts=cfg.alerts.to_dict())
     settings = settings.replace(**overrides)
     if not settings.db:
         from .db import default_sqlite_path
