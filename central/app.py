@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import auth
@@ -45,6 +45,22 @@ def rfc3339(t: datetime | None) -> str | None:
 
 
 # --- API models (the OpenAPI schema) --------------------------------------------
+
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _text(value: str) -> str:
+    """Refuse text the database cannot store (NUL, lone surrogates)."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
 
 class ErrorOut(BaseModel):
     error: str
@@ -115,7 +131,7 @@ class HeartbeatOut(BaseModel):
 
 
 class EnrollIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
+    code: Text = Field(min_length=1, max_length=64)
 
 
 class EnrollOut(BaseModel):
@@ -128,8 +144,8 @@ class EnrollOut(BaseModel):
 
 
 class LoginIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: Text = Field(min_length=1, max_length=64)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class LoginOut(BaseModel):
@@ -142,7 +158,7 @@ class LoginOut(BaseModel):
 
 class TransitionIn(BaseModel):
     to: Literal["verified", "rectified", "fed_back", "invalid"]
-    note: str = Field("", max_length=4000)
+    note: Text = Field("", max_length=4000)
 
 
 class Health(BaseModel):
@@ -207,11 +223,15 @@ def create_app(settings: Settings) -> FastAPI:
         return None
 
     def current_user(request: Request) -> User | None:
-        token = bearer(request) or request.cookies.get(COOKIE)
-        if not token:
+        tokens = [t for t in (bearer(request), request.cookies.get(COOKIE)) if t]
+        if not tokens:
             return None
         with engine.connect() as conn:
-            return auth.user_for_token(conn, token)
+            for token in tokens:
+                user = auth.user_for_token(conn, token)
+                if user is not None:
+                    return user
+        return None
 
     def need(action: str):
         def dep(request: Request) -> User:
@@ -335,7 +355,7 @@ def create_app(settings: Settings) -> FastAPI:
         def store():
             with write_tx(engine) as conn:
                 conn.execute(devices.update().where(devices.c.device_id == dev.device_id).values(
-                    last_seen_at=now, last_state=json.dumps(state, ensure_ascii=False)))
+                    last_seen_at=now, last_state=json.dumps(state, ensure_ascii=True)))
         await run_in_threadpool(store)
         metrics.inc("kiosk_heartbeats_total")
         return {"server_time": rfc3339(now), "settings": {}}
@@ -397,9 +417,9 @@ def create_app(settings: Settings) -> FastAPI:
         _user: Annotated[User | None, Depends(stats_reader)],
         from_: Annotated[date | None, Query(alias="from", description="first day, inclusive (server timezone)")] = None,
         to: Annotated[date | None, Query(description="last day, inclusive")] = None,
-        section: Annotated[str | None, Query(max_length=64)] = None,
-        window: Annotated[str | None, Query(max_length=32)] = None,
-        staff_no: Annotated[str | None, Query(max_length=32)] = None,
+        section: Annotated[Text | None, Query(max_length=64)] = None,
+        window: Annotated[Text | None, Query(max_length=32)] = None,
+        staff_no: Annotated[Text | None, Query(max_length=32)] = None,
         group_by: Literal["section", "window", "staff", "day"] | None = None,
         include_misuse: bool = False,
     ):
@@ -420,9 +440,9 @@ def create_app(settings: Settings) -> FastAPI:
         user: Annotated[User, Depends(need("read"))],
         from_: Annotated[date | None, Query(alias="from")] = None,
         to: date | None = None,
-        section: Annotated[str | None, Query(max_length=64)] = None,
-        window: Annotated[str | None, Query(max_length=32)] = None,
-        staff_no: Annotated[str | None, Query(max_length=32)] = None,
+        section: Annotated[Text | None, Query(max_length=64)] = None,
+        window: Annotated[Text | None, Query(max_length=32)] = None,
+        staff_no: Annotated[Text | None, Query(max_length=32)] = None,
         satisfaction: Annotated[int | None, Query(ge=1, le=5)] = None,
         include_misuse: bool = True,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
@@ -456,9 +476,9 @@ def create_app(settings: Settings) -> FastAPI:
         user: Annotated[User, Depends(need("read"))],
         state: Literal["open", "verified", "rectified", "fed_back", "invalid"] | None = None,
         overdue: bool | None = None,
-        section: Annotated[str | None, Query(max_length=64)] = None,
-        window: Annotated[str | None, Query(max_length=32)] = None,
-        staff_no: Annotated[str | None, Query(max_length=32)] = None,
+        section: Annotated[Text | None, Query(max_length=64)] = None,
+        window: Annotated[Text | None, Query(max_length=32)] = None,
+        staff_no: Annotated[Text | None, Query(max_length=32)] = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
     ):
@@ -470,7 +490,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"total": total, "page": page, "page_size": page_size, "cases": rows}
 
     @app.get("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {"model": ErrorOut}, **_AUTH_ERRORS})
-    def get_case(case_id: int, user: Annotated[User, Depends(need("read"))]):
+    def get_case(case_id: CaseId, user: Annotated[User, Depends(need("read"))]):
         """One case with its rating, reasons and every transition."""
         with engine.connect() as conn:
             out = cases_mod.get_case(conn, case_id, now=utcnow(), show_phone=user.may("see_phone"))
@@ -481,7 +501,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/v1/cases/{case_id}/transition", tags=["cases"],
               responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut},
                          **_AUTH_ERRORS})
-    def transition(case_id: int, body: TransitionIn, user: Annotated[User, Depends(need("act"))]):
+    def transition(case_id: CaseId, body: TransitionIn, user: Annotated[User, Depends(need("act"))]):
         """Move a case on: open → verified → rectified → fed_back, or open/verified → invalid
         (a note is required for invalid)."""
         try:

@@ -95,6 +95,7 @@ def cmd_server(args) -> int:
 
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     db.upgrade(settings.db)
     app = create_app(settings)
     from kiosk.systemd import attach_to_asgi

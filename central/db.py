@@ -258,7 +258,13 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 # --- migrations -------------------------------------------------------------
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-HEAD = "0001"
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def alembic_config(url: str):

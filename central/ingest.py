@@ -164,6 +164,11 @@ def _str(ev: dict, name: str, *, max_len: int, nullable: bool = False, optional:
         raise EventError(f"{name}: longer than {max_len} characters")
     if "\x00" in v:
         raise EventError(f"{name}: contains a NUL character")
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EventError(f"{name}: not valid Unicode text (a lone surrogate)") from None
     return v
 
 
@@ -189,8 +194,8 @@ def parse_time(value: Any, name: str = "created_at") -> datetime:
 
 def canonical_hash(ev: dict) -> str:
     """sha256 of the event's canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(ev, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    text = json.dumps(ev, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 @dataclass

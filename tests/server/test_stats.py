@@ -109,6 +109,7 @@ def test_bad_queries(api):
     assert api.get("/api/v1/stats", params={"from": "2026-12-02", "to": "2026-12-01"}).status_code == 400
     assert api.get("/api/v1/stats", params={"group_by": "planet"}).status_code == 400
     assert api.get("/api/v1/stats", params={"from": "yesterday"}).status_code == 400
+    assert api.get("/api/v1/stats", params={"section": "a\x00b"}).status_code == 400
     assert api.get("/api/v1/stats").status_code == 200  # defaults: this month so far
 
 
