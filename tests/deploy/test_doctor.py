@@ -68,7 +68,8 @@ def one(checks: dict, name: str):
 
 
 def rating(**fields) -> dict:
-    ev = {"id": str(uuid.uuid4()), "type": "rating", "created_at": rfc3339(time.time()), "clock_synced": True, "boot_id": "b", "mono_ms": 1,
+    ev = {"id": str(uuid.uuid4()), "type": "rating", "created_at": rfc3339(time.time()), "clock_synced": True,
+          "boot_id": "b", "mono_ms": 1,
           "satisfaction": 5, "source": "console", "channel": 5, "window_no": "A01", "section": "综合服务区",
           "staff_no": "1001", "staff_name": "张三", "project_no": None, "ticket_no": None, "prompt_id": None,
           "misuse": False}
