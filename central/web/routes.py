@@ -188,10 +188,12 @@ def build_router(settings: Settings, engine) -> APIRouter:
     def too_many(username: str, ip: str, now: datetime) -> bool:
         since = now - timedelta(minutes=web["login_window_minutes"])
         with engine.connect() as conn:
-            for key in (f"u:{username.lower()}", f"ip:{ip}"):
+            # per user name, and (looser, since a hall may share one address) per client address
+            for key, limit in ((f"u:{username.lower()}", web["login_max_failures"]),
+                               (f"ip:{ip}", 4 * web["login_max_failures"])):
                 n = conn.execute(sa.select(sa.func.count()).where(
-                    login_attempts.c.key == key, login_attempts.c.at > since)).scalar_one()
-                if n >= web["login_max_failures"]:
+                    login_attempts.c.key == key[:128], login_attempts.c.at > since)).scalar_one()
+                if n >= limit:
                     return True
         return False
 

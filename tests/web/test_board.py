@@ -1,0 +1,53 @@
+"""The public hall board: no login, no personal data, the figures of the API."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import requests
+
+from .conftest import PHONE, STAFF
+
+
+def test_board_without_login_shows_the_api_figures(page, site):
+    page.goto(site.url + "/board?period=year")
+    assert page.url.endswith("/board?period=year")  # no redirect to the login
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    api = requests.get(site.url + "/api/v1/stats", params={"from": today.replace(month=1, day=1).isoformat(),
+                                                           "to": today.isoformat(), "group_by": "section"},
+                       timeout=10).json()
+    rows = page.locator("#board tbody tr[data-key]").all()
+    assert [r.get_attribute("data-key") for r in rows] == [g["key"] for g in api["groups"]]
+    for row, g in zip(rows, api["groups"]):
+        cells = [c.inner_text() for c in row.locator("td").all()]
+        assert cells[1:7] == [str(g["count"])] + [str(g["levels"][k]) for k in ("5", "4", "3", "2", "1")]
+        assert cells[7:9] == [str(g["bad"]), str(g["bad_unrectified"])]
+        assert cells[9] == f"{g['good_rate'] * 100:.2f}%"
+    assert str(api["total"]["count"]) in page.locator("#board-total").inner_text()
+    refresh = page.locator("meta[http-equiv=refresh]").get_attribute("content")
+    assert int(refresh) > 0
+    assert not page.errors, page.errors
+
+
+def test_board_has_no_personal_data(site):
+    html = requests.get(site.url + "/board?period=year", timeout=10).text
+    digits = re.sub(r"\D", "", PHONE)
+    assert digits not in html and digits[-4:] + "<" not in html and "****" not in html
+    for _section, _w, staff_no, name in STAFF:
+        assert name not in html and staff_no not in html
+    assert "张三" not in html and "comment" not in html.lower()
+    assert "__xss" not in html
+
+
+def test_board_is_readable_on_a_big_screen(browser, site):
+    ctx = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = ctx.new_page()
+        page.goto(site.url + "/board")
+        size = page.locator("#board-total .v").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size >= 60  # readable from across the hall
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        ctx.close()
