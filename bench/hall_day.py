@@ -46,7 +46,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,7 +319,7 @@ bind = "127.0.0.1:{self.api_port}"
                 line = self.out.get(timeout=1)
             except queue.Empty:
                 if self.device.poll() is not None:
-                    raise RuntimeError(f"device {self.device_id} exited: see {self.dir / 'device.log'}")
+                    raise RuntimeError(f"device {self.device_id} exited: see {self.dir / 'device.log'}") from None
                 continue
             if line.startswith("READY"):
                 break
@@ -581,7 +581,6 @@ def main() -> int:
 
 def run_day(hall: Hall, db_url: str, server) -> int:
     args = hall.args
-    rng = hall.rng
     port = int(server.rsplit(":", 1)[1])
     proxy = FaultProxy(port)
     testing.add_user(db_url, "auditor", "hall-day-auditor", "admin")
