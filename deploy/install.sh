@@ -165,6 +165,10 @@ units_for_role() {
   esac
 }
 
+extra_units_for_role() {  # installed, not enabled
+  [ "$1" != server ] || echo "kiosk-server@.service"
+}
+
 cmdline_file() {
   local f
   for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do
@@ -304,7 +308,7 @@ EOF
   fi
 
   step "install the systemd units"
-  for unit in $units; do put_file "$SRC/systemd/$unit" "$UNIT_DIR/$unit" 644; done
+  for unit in $units $(extra_units_for_role "$ROLE"); do put_file "$SRC/systemd/$unit" "$UNIT_DIR/$unit" 644; done
 
   if [ "$ROLE" = kiosk ]; then
     step "screen: the app draws through KMS/DRM; no console login on it, no blanking"
@@ -356,6 +360,8 @@ do_uninstall() {
   for unit in kiosk-app.service kiosk-headless.service kiosk-sync.service kiosk-server.service; do
     [ -e "$(r $UNIT_DIR/$unit)" ] && present+=("$unit")
   done
+  local template=""
+  [ ! -e "$(r "$UNIT_DIR/kiosk-server@.service")" ] || template="kiosk-server@.service"
 
   step "stop and disable the services"
   if [ ${#present[@]} -eq 0 ]; then
@@ -367,7 +373,10 @@ do_uninstall() {
   fi
 
   step "remove the units and the program"
-  for unit in "${present[@]}"; do run rm -f "$(r $UNIT_DIR/$unit)"; done
+  if [ -n "$template" ] && [ -z "$ROOT" ]; then
+    run systemctl stop 'kiosk-server@*.service'
+  fi
+  for unit in "${present[@]}" $template; do run rm -f "$(r $UNIT_DIR/$unit)"; done
   if [ -L "$(r $UNIT_DIR/getty@tty1.service)" ] || [[ " ${present[*]} " == *" kiosk-app.service "* ]]; then
     run "${SYSTEMCTL[@]}" unmask getty@tty1.service
   fi

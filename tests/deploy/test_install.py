@@ -270,6 +270,9 @@ def test_uninstall_keeps_the_buffer_unless_purge(install, target):
 def test_server_role(install, target):
     install("--role", "server")
     assert (target / "etc/systemd/system/kiosk-server.service").exists()
+    assert (target / "etc/systemd/system/kiosk-server@.service").read_bytes() == \
+        (ROOT / "systemd/kiosk-server@.service").read_bytes()
+    assert install.called("systemctl", f"--root={target}", "enable", "kiosk-server.service")
     assert not (target / "etc/systemd/system/kiosk-sync.service").exists()
     assert not (target / "var/lib/kiosk").exists()
     assert oct(stat.S_IMODE((target / "var/lib/kiosk-server").stat().st_mode)) == "0o750"
@@ -282,6 +285,9 @@ def test_server_role(install, target):
     assert not install.called("groupadd")
     assert "postgresql-client" in install.called("apt-get", "-o", f"RootDir={target}", "install")[0]
     assert (target / "boot/firmware/cmdline.txt").read_text().endswith("rootwait\n")
+    install("--uninstall")
+    assert not list((target / "etc/systemd/system").glob("kiosk-*"))
+    assert (target / "var/lib/kiosk-server").exists()
 
 
 def test_headless_role(install, target):

@@ -21,7 +21,13 @@ import pytest
 
 from .conftest import ROOT, kiosk_env
 
-UNITS = ["kiosk-app.service", "kiosk-headless.service", "kiosk-sync.service", "kiosk-server.service"]
+UNITS = ["kiosk-app.service", "kiosk-headless.service", "kiosk-sync.service", "kiosk-server.service",
+         "kiosk-server@.service"]
+
+
+def instance(name: str) -> str:
+    """The name to verify: a template is verified as one of its instances."""
+    return name.replace("@.", "@8081.")
 INSTALLED_BIN = "/opt/kiosk/venv/bin/kiosk"
 ANALYZE = shutil.which("systemd-analyze")
 
@@ -55,14 +61,14 @@ def scratch(tmp_path_factory) -> Path:
     for name in UNITS:
         text = (ROOT / "systemd" / name).read_text(encoding="utf-8")
         assert text.count(INSTALLED_BIN) == 1, f"{name}: ExecStart must use {INSTALLED_BIN}"
-        (d / name).write_text(text.replace(INSTALLED_BIN, str(wrapper)), encoding="utf-8")
+        (d / instance(name)).write_text(text.replace(INSTALLED_BIN, str(wrapper)), encoding="utf-8")
     return d
 
 
 @needs_analyze
 @pytest.mark.parametrize("name", UNITS)
 def test_verify_is_clean(scratch, name):
-    proc = subprocess.run([ANALYZE, "verify", str(scratch / name)], capture_output=True, text=True,
+    proc = subprocess.run([ANALYZE, "verify", str(scratch / instance(name))], capture_output=True, text=True,
                           timeout=60, check=False)
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
@@ -83,7 +89,7 @@ def test_verify_catches_what_it_should(scratch, tmp_path):
 @needs_analyze
 @pytest.mark.parametrize("name", UNITS)
 def test_exposure_is_low(scratch, name):
-    proc = subprocess.run([ANALYZE, "security", "--offline=yes", "--threshold=30", str(scratch / name)],
+    proc = subprocess.run([ANALYZE, "security", "--offline=yes", "--threshold=30", str(scratch / instance(name))],
                           capture_output=True, text=True, timeout=60, check=False)
     last = proc.stdout.strip().splitlines()[-1]
     score = float(last.split(":")[1].split()[0])
@@ -94,7 +100,7 @@ def test_exposure_is_low(scratch, name):
 def test_exec_start_is_a_valid_kiosk_command(scratch, name):
     """Run each ExecStart with --help: argparse accepts the sub-command and every option."""
     exec_start = read_unit(name)["Service"]["ExecStart"][0]
-    argv = shlex.split(exec_start)
+    argv = shlex.split(exec_start.replace("%i", "8081"))
     assert argv[0] == INSTALLED_BIN
     proc = subprocess.run([str(scratch / "bin" / "kiosk"), *argv[1:], "--help"], capture_output=True,
                           text=True, timeout=60, env=kiosk_env(), cwd=ROOT, check=False)
