@@ -30,6 +30,8 @@ WARN_FREE = 500 * 1024 * 1024
 #: A pending event older than this means uploads are not getting through.
 BACKLOG_WARN_SECONDS = 3600.0
 UNIT_DIR = Path("/etc/systemd/system")
+#: The user the systemd units run as (deploy/install.sh creates it).
+SERVICE_USER = "kiosk"
 
 
 @dataclass
@@ -93,8 +95,10 @@ class Doctor:
     """Runs the checks for one config; :meth:`run` returns them in order."""
 
     def __init__(self, config_path: str | None = None, *, touch: bool | None = None,
-                 environ: dict[str, str] | None = None, dev_root: str = "/dev"):
+                 environ: dict[str, str] | None = None, dev_root: str = "/dev",
+                 service_user: str = SERVICE_USER):
         self.config_path = config_path
+        self.service_user = service_user
         self.touch = touch
         self.env = os.environ if environ is None else environ
         self.dev = dev_root
@@ -118,6 +122,7 @@ class Doctor:
         if token is not None:
             self.check_token(*token)
         self.check_clock()
+        self.check_permissions()
         self.check_disk()
         self.check_buffer()
         return self.checks
@@ -343,6 +348,44 @@ class Doctor:
         else:
             self.add(WARN, "clock", "not NTP-synchronised: ratings are stamped clock_synced=false (the server "
                                     "corrects their times); check `timedatectl` and that NTP can get out")
+
+    def check_permissions(self) -> None:
+        """When run by root or a technician: can the service user read and write its files?"""
+        try:
+            user = pwd.getpwnam(self.service_user)
+        except KeyError:
+            return  # no service user here (a development machine): nothing to compare with
+        if os.geteuid() == user.pw_uid:
+            return  # the checks above ran as the service user already
+        gids = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if self.service_user in g.gr_mem}
+        problems = []
+        paths = [(Path(self.cfg.path), "read", f"chown root:{self.service_user} {{p}}; chmod 640 {{p}}")] \
+            if self.cfg.path else []
+        if self.cfg.sync.token_file and not self.cfg.sync.token:
+            tf = Path(self.cfg.sync.token_file).expanduser()
+            tf = tf if tf.is_absolute() else self._data_dir() / tf
+            paths.append((tf, "read", f"chown {self.service_user}: {{p}}; chmod 600 {{p}}"))
+        paths.append((self._data_dir(), "write", f"chown -R {self.service_user}: {{p}}"))
+        paths.append((self._data_dir() / "buffer.db", "write", f"chown {self.service_user}: {{p}}"))
+        for path, need, fix in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            bits = (0o4 if need == "read" else 0o2) | (0o1 if path.is_dir() else 0)
+            if st.st_uid == user.pw_uid:
+                ok = (st.st_mode >> 6) & bits == bits
+            elif st.st_gid in gids:
+                ok = (st.st_mode >> 3) & bits == bits
+            else:
+                ok = st.st_mode & bits == bits
+            if not ok:
+                problems.append(f"{path} is not {'readable' if need == 'read' else 'writable'} for "
+                                f"{self.service_user} (fix: {fix.format(p=path)})")
+        if problems:
+            self.add(FAIL, "perms", "; ".join(problems) + " — e.g. after `sudo kiosk provision`")
+        else:
+            self.add(OK, "perms", f"config, token and data directory usable by user {self.service_user}")
 
     def _data_dir(self) -> Path:
         from .config import data_dir

@@ -250,3 +250,33 @@ def test_no_input_source(tmp_path):
     path.write_text(device_toml(tmp_path / "data") + "\n[hardware.keyboard]\nenabled = false\n", encoding="utf-8")
     c = one(run(str(path)), "input")
     assert c.status == FAIL and "no way to rate" in c.detail
+
+
+def test_service_user_permissions(setup, tmp_path):
+    """Run as root after `sudo kiosk provision`: files the service user cannot use are named."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    config = setup()
+    token = setup.data / "token"
+    setup.data.mkdir(parents=True, exist_ok=True)
+    token.write_text(setup.token + "\n")
+    text = open(config, encoding="utf-8").read().replace(f'token = "{setup.token}"', f'token_file = "{token}"')
+    open(config, "w", encoding="utf-8").write(text)
+    os.chmod(config, 0o600)
+    os.chmod(token, 0o600)
+    for p in (tmp_path, setup.data):
+        os.chmod(p, 0o755)
+    if os.geteuid() == nobody.pw_uid:
+        pytest.skip("running as nobody")
+    checks = Doctor(config, touch=False, service_user="nobody").run()
+    c = next(c for c in checks if c.name == "perms")
+    assert c.status == FAIL
+    assert f"{config} is not readable for nobody (fix: chown root:nobody {config}; chmod 640 {config})" in c.detail
+    assert f"{token} is not readable for nobody" in c.detail
+    assert f"{setup.data} is not writable for nobody" in c.detail
+    os.chmod(config, 0o644)
+    os.chmod(token, 0o644)
+    os.chmod(setup.data, 0o777)
+    c = next(c for c in Doctor(config, touch=False, service_user="nobody").run() if c.name == "perms")
+    assert c.status == OK, c.detail
