@@ -6,6 +6,8 @@ exports, the public hall board, and webhook alerts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -44,5 +46,15 @@ def include_web(app: Any, settings: Any) -> None:
     if cfg.enabled and cfg.url:
         sender = AlertSender(engine, cfg, settings.tz)
         app.state.alert_sender = sender
-        app.add_event_handler("startup", sender.start)
-        app.add_event_handler("shutdown", sender.stop)
+        inner = app.router.lifespan_context
+
+        @contextlib.asynccontextmanager
+        async def lifespan(a):
+            sender.start()
+            try:
+                async with inner(a) as state:
+                    yield state
+            finally:
+                await asyncio.to_thread(sender.stop)
+
+        app.router.lifespan_context = lifespan

@@ -38,6 +38,8 @@ log = logging.getLogger("central.alerts")
 NEW_BAD = "new_bad"
 DUE_SOON = "due_soon"
 WATERMARK = "alerts.case_watermark"
+#: The highest case id when alerts were first switched on: older cases are never announced.
+FLOOR = "alerts.case_floor"
 #: Cases are scanned from this many ids below the watermark again, so a case whose
 #: ingest transaction committed late (PostgreSQL, concurrent writers) is not missed.
 RESCAN = 200
@@ -81,18 +83,18 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
     now = now or utcnow()
     queued = 0
     with write_tx(engine) as conn:
-        row = conn.execute(sa.select(web_meta.c.value).where(web_meta.c.key == WATERMARK)).first()
-        if row is None:
+        meta = dict(conn.execute(sa.select(web_meta.c.key, web_meta.c.value)
+                                 .where(web_meta.c.key.in_([WATERMARK, FLOOR]))).all())
+        if WATERMARK not in meta:
             # first start: announce only cases opened from now on
-            top = conn.execute(sa.select(sa.func.max(cases.c.id))).scalar() or 0
-            _insert_ignore(conn, web_meta, [{"key": WATERMARK, "value": str(top)}])
-            mark = top
-        else:
-            mark = int(row.value)
+            top = str(conn.execute(sa.select(sa.func.max(cases.c.id))).scalar() or 0)
+            _insert_ignore(conn, web_meta, [{"key": WATERMARK, "value": top}, {"key": FLOOR, "value": top}])
+            meta = {WATERMARK: top, FLOOR: top}
+        mark, floor = int(meta[WATERMARK]), int(meta.get(FLOOR, 0))
         have = alert_outbox.c
         new_ids = conn.execute(
             sa.select(cases.c.id).where(
-                cases.c.id > max(mark - RESCAN, 0),
+                cases.c.id > max(mark - RESCAN, floor),
                 ~sa.exists().where(have.kind == NEW_BAD, have.case_id == cases.c.id))
             .order_by(cases.c.id).limit(1000)).scalars().all()
         due_ids = conn.execute(

@@ -281,7 +281,7 @@ def build_router(settings: Settings, engine) -> APIRouter:
             trend["unrated"].append(g["unrated"] if g else 0)
             d += timedelta(days=1)
         params = {"from": from_.isoformat(), "to": to.isoformat(),
-                  **{k: v for k, v in f.items() if v}, **({"include_misuse": "1"} if include_misuse else {})}
+                  **{k: v for k, v in f.items() if v}, "include_misuse": "1" if include_misuse else "0"}
         return render(request, "overview.html", user=user, doc=doc, by_day=by_day, group_by=group_by,
                       include_misuse=include_misuse, from_=from_, to=to, f=f, sections=all_sections,
                       trend=trend, error=error, export_qs=urlencode(params),
@@ -450,12 +450,15 @@ def build_router(settings: Settings, engine) -> APIRouter:
 
     # --- exports ------------------------------------------------------------------------------
 
-    def export_args(request: Request):
+    def export_args(request: Request, misuse_default: bool):
+        """Filters of an export; misuse-flagged ratings are listed by default (flagged, like
+        ``GET /api/v1/ratings``) but left out of statistics (like ``GET /api/v1/stats``)."""
         from_, to, _err = date_range(request)
         q = request.query_params
         sat = q.get("satisfaction")
-        return (from_, to, filters(request), int(sat) if sat in ("1", "2", "3", "4", "5") else None,
-                q.get("include_misuse") == "1")
+        misuse = {"1": True, "true": True, "0": False, "false": False}.get(q.get("include_misuse", ""),
+                                                                          misuse_default)
+        return from_, to, filters(request), int(sat) if sat in ("1", "2", "3", "4", "5") else None, misuse
 
     def download(body: bytes, media: str, name: str, truncated: bool = False) -> Response:
         headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
@@ -472,7 +475,7 @@ def build_router(settings: Settings, engine) -> APIRouter:
             return JSONResponse({"error": "log in first"}, status_code=401)
         if fmt not in ("csv", "xlsx"):
             return JSONResponse({"error": "format: csv or xlsx"}, status_code=404)
-        from_, to, f, sat, include_misuse = export_args(request)
+        from_, to, f, sat, include_misuse = export_args(request, True)
         with engine.connect() as conn:
             total, rows = stats_mod.list_ratings(conn, from_, to, satisfaction=sat, include_misuse=include_misuse,
                                                  limit=exports.MAX_ROWS, offset=0,
@@ -493,7 +496,7 @@ def build_router(settings: Settings, engine) -> APIRouter:
             return JSONResponse({"error": "log in first"}, status_code=401)
         if fmt not in ("csv", "xlsx"):
             return JSONResponse({"error": "format: csv or xlsx"}, status_code=404)
-        from_, to, f, _sat, include_misuse = export_args(request)
+        from_, to, f, _sat, include_misuse = export_args(request, False)
         gb = request.query_params.get("group_by")
         group_by = gb if gb in ("section", "window", "staff", "day") else "section"
         with engine.connect() as conn:
@@ -510,7 +513,7 @@ def build_router(settings: Settings, engine) -> APIRouter:
         user = current_user(request, allow_bearer=True)
         if user is None:
             return JSONResponse({"error": "log in first"}, status_code=401)
-        from_, to, f, sat, _misuse = export_args(request)
+        from_, to, f, sat, _misuse = export_args(request, False)
         area = _opt(request.query_params.get("area_code"), 12) or web["area_code"]
         with engine.connect() as conn:
             total, rows = stats_mod.list_ratings(conn, from_, to, satisfaction=sat, include_misuse=False,
