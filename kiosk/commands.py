@@ -123,6 +123,7 @@ def gather_status(cfg) -> dict[str, Any]:
         out["sync_stopped"] = buf.get_meta("sync.stopped")
         out["device_started_at"] = buf.get_meta("device.started_at")
         out["hardware"] = buf.get_meta("device.hardware")
+        out["settings"] = buf.get_meta("settings.applied")
         out["rejected_events"] = [
             {"id": r["event"]["id"], "type": r["event"]["type"], "error": r["error"]} for r in buf.rejected(10)]
         out["incidents"] = buf.incidents()

@@ -29,6 +29,7 @@ from .session import Outcome, Prompt, Session, Settings, View
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 10.0
+SETTINGS_INTERVAL = 2.0
 PRUNE_INTERVAL = 6 * 3600.0
 BUFFER_NAME = "buffer.db"
 
@@ -45,8 +46,11 @@ class Device:
         self.cfg = cfg
         self.clock = clock or SystemClock()
         self.buffer = buffer or Buffer(buffer_path(cfg), repair=True)
-        self.session = Session(settings or Settings.from_config(cfg), self.buffer, self.clock,
-                               on_change=self._on_change)
+        self._remote_version = None
+        self.extras: dict[str, Any] = {"language": cfg.ui.language, "staff_photo": cfg.staff.photo}
+        if settings is None:
+            settings = self._load_remote() or Settings.from_config(cfg)
+        self.session = Session(settings, self.buffer, self.clock, on_change=self._on_change)
         self.sources: list = []
         self.listeners: list = []
         self._queue: collections.deque = collections.deque()
@@ -58,6 +62,7 @@ class Device:
         self._last_health: Any = None
         self._next_health = 0.0
         self._next_prune = 0.0
+        self._next_settings = 0.0
         self.started_at = time.time()
         self.last_pump = time.monotonic()  # the session thread's last sign of life (watchdog)
 
@@ -227,12 +232,63 @@ class Device:
                 out[source.name] = {"ok": False, "error": str(exc)}
         return out
 
+    # --- remote settings -------------------------------------------------------
+
+    def _load_remote(self) -> Settings | None:
+        """The last settings the server sent (kept in the buffer), merged over the config."""
+        from . import remote
+
+        try:
+            stored = self.buffer.get_meta(remote.META_KEY)
+        except Exception as exc:
+            log.warning("cannot read remote settings: %s", exc)
+            return None
+        if not stored or stored.get("version") == self._remote_version:
+            return None
+        try:
+            stored["values"] = remote.validate(stored.get("values") or {})
+        except ValueError as exc:
+            log.error("ignoring remote settings version %s: %s", stored.get("version"), exc)
+            self._remote_version = stored.get("version")
+            return None
+        settings, extras = remote.merge(self.cfg, stored)
+        self._remote_version = stored.get("version")
+        self.extras = extras
+        log.info("remote settings version %s: window %s, staff %s, %s mode", stored.get("version"),
+                 settings.window.window_no, settings.window.staff_no, settings.mode)
+        return settings
+
+    def _apply_remote(self) -> None:
+        settings = self._load_remote()
+        if settings is None:
+            return
+        self.session.apply(settings)
+        self._safe_meta("settings.applied", {"version": self._remote_version, **self.effective()})
+        for target in self._targets():
+            fn = getattr(target, "on_settings", None)
+            if fn is not None:
+                try:
+                    fn(dict(self.extras))
+                except Exception:
+                    log.exception("listener %r failed on new settings", target)
+
+    def effective(self) -> dict[str, Any]:
+        """The settings in force (config overlaid with remote settings)."""
+        s = self.session.settings
+        return {"window": s.window.window_no, "section": s.window.section, "staff_no": s.window.staff_no,
+                "staff_name": s.window.staff_name, "mode": s.mode, "reasons_for": s.reasons_for,
+                "language": self.extras.get("language"), "staff_photo": self.extras.get("staff_photo")}
+
     def _housekeeping(self, force: bool = False) -> None:
         now = self.clock.monotonic()
+        if force or now >= self._next_settings:
+            self._next_settings = now + SETTINGS_INTERVAL
+            self._apply_remote()
         if force:
             self._safe_meta("device.started_at", rfc3339(self.started_at))
             self._safe_meta("device.version", __version__)
             self._safe_meta("device.id", self.cfg.device.id)
+            self._safe_meta("settings.applied", {"version": self._remote_version, **self.effective()})
         if force or now >= self._next_health:
             self._next_health = now + HEALTH_INTERVAL
             health = self.health()

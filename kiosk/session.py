@@ -81,6 +81,8 @@ class Settings:
     reasons_timeout_seconds: float = 20.0
     thanks_seconds: float = 3.0
     reasons_for: str = "bad"
+    #: Reason codes offered per level (wire order); None = the whole national list.
+    reasons: dict[int, tuple[str, ...]] | None = None
 
     @classmethod
     def from_config(cls, cfg) -> Settings:
@@ -147,6 +149,8 @@ class View:
     reasons_draft: tuple[str, ...] = ()
     seconds_left: float | None = None
     error: str | None = None
+    #: The reason codes to offer on the reasons screen (for ``level``).
+    offered_reasons: tuple[str, ...] = ()
 
 
 @dataclass
@@ -188,16 +192,23 @@ class Session:
         deadline = self._deadline
         if self.state is State.RATING and self.prompt is not None:
             deadline = self.prompt.deadline
+        level = Level.from_wire(self._pending.event["satisfaction"]) if self._pending else self._thanks_level
         return View(
             state=self.state,
             mode=self.settings.mode,
             window=self.window,
             prompt=self.prompt,
-            level=Level.from_wire(self._pending.event["satisfaction"]) if self._pending else self._thanks_level,
+            level=level,
             reasons_draft=tuple(self._pending.draft) if self._pending else (),
             seconds_left=None if deadline is None else max(0.0, deadline - now),
             error=self._error,
+            offered_reasons=self.offered_reasons(level) if self._pending else (),
         )
+
+    def offered_reasons(self, level: Level) -> tuple[str, ...]:
+        """The reason codes to offer after a rating at ``level``."""
+        chosen = (self.settings.reasons or {}).get(level.wire)
+        return tuple(chosen) if chosen else tuple(r.code for r in level.reasons)
 
     _thanks_level: Level | None = None
 
@@ -329,6 +340,22 @@ class Session:
     def set_window(self, window: events.Window) -> None:
         self.window = window
         self._notify()
+
+    def apply(self, settings: Settings) -> None:
+        """New settings (remote settings, a staff switch) without a restart.
+
+        A mode change takes effect at once when the screen is at home; an open
+        prompt, reasons step or thanks screen finishes first.
+        """
+        if settings.mode not in ("free", "transaction"):
+            raise ValueError(f"mode must be 'free' or 'transaction', got {settings.mode!r}")
+        was_home = self.state is self.home and self.prompt is None
+        self.settings = settings
+        self.window = settings.window
+        if was_home and self.state is not self.home:
+            self._enter(self.home, None)
+        else:
+            self._notify()
 
     def tick(self) -> None:
         """Run the timers that are due (prompt, reasons, thanks, recovery probe)."""
