@@ -12,6 +12,7 @@ processes on one PostgreSQL store each event once and count it once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -307,42 +308,94 @@ class Result:
         return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _quarter_day(quarter: datetime, tz: ZoneInfo) -> date:
+    return quarter.replace(tzinfo=UTC).astimezone(tz).date()
+
+
 def local_day(t: datetime, tz: ZoneInfo) -> date:
-    """The date, in the server timezone, of a naive-UTC time."""
-    return t.replace(tzinfo=UTC).astimezone(tz).date()
+    """The date, in the server timezone, of a naive-UTC time. UTC offsets and
+    their changes fall on quarter hours, so the date is the same for a whole
+    UTC quarter hour and is looked up once per quarter."""
+    return _quarter_day(t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0), tz)
 
 
-def _upsert(conn, table, rows: list[dict], keys: list[str], add: list[str]) -> None:
-    """INSERT … ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col."""
+def _sqlite_converter(column: sa.Column):
+    """How a Python value of ``column`` is stored on SQLite, in SQLAlchemy's own
+    formats (so Core queries read these rows back exactly); None = as is."""
+    t = column.type
+    if isinstance(t, sa.DateTime):
+        return lambda v: None if v is None else v.isoformat(" ", "microseconds")
+    if isinstance(t, sa.Date):
+        return lambda v: None if v is None else v.isoformat()
+    if isinstance(t, sa.Boolean):
+        return lambda v: None if v is None else int(v)
+    return None
+
+
+def _pg_array(column: sa.Column) -> str:
+    t = column.type
+    if isinstance(t, sa.Boolean):
+        return "boolean[]"
+    if isinstance(t, sa.SmallInteger):
+        return "smallint[]"
+    if isinstance(t, sa.BigInteger):
+        return "bigint[]"
+    if isinstance(t, sa.Integer):
+        return "integer[]"
+    if isinstance(t, sa.DateTime):
+        return "timestamp[]"
+    if isinstance(t, sa.Date):
+        return "date[]"
+    return "text[]"
+
+
+def bulk_insert(conn, table: sa.Table, rows: list[dict], *, suffix: str = "",
+                chunk: int = 1000) -> list[tuple]:
+    """Insert many rows in one statement through the driver: the hot ingest path,
+    where per-row statement processing would cost more than the database.
+
+    PostgreSQL gets ``INSERT … SELECT * FROM unnest(%s::type[], …)`` (one array per
+    column); SQLite a multi-row ``VALUES (…), (…)``. ``suffix`` is appended (ON
+    CONFLICT …, RETURNING …); the rows of a RETURNING clause are returned.
+    """
     if not rows:
-        return
-    if is_sqlite(conn):
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
-    conn.execute(stmt, rows)
+        return []
+    sqlite = is_sqlite(conn)
+    cols = list(rows[0])
+    returning = "RETURNING" in suffix
+    out: list[tuple] = []
+    tail = " " + suffix if suffix else ""
+    if not sqlite:
+        arrays = ", ".join(f"%s::{_pg_array(table.c[c])}" for c in cols)
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays}){tail}"
+        res = conn.exec_driver_sql(sql, tuple([r[c] for r in rows] for c in cols))
+        return [tuple(x) for x in res] if returning else []
+    one = "(" + ", ".join(["?"] * len(cols)) + ")"
+    convert = [(c, _sqlite_converter(table.c[c])) for c in cols]
+    for i in range(0, len(rows), chunk):
+        part = rows[i:i + chunk]
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES " + ", ".join([one] * len(part)) + tail
+        params = [f(r[c]) if f else r[c] for r in part for c, f in convert]
+        res = conn.exec_driver_sql(sql, tuple(params))
+        if returning:
+            out.extend(tuple(x) for x in res)
+    return out
 
 
-def _insert_ignore(conn, table, rows: list[dict]):
-    if is_sqlite(conn):
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        from sqlalchemy.dialects.postgresql import insert
-    return insert(table).on_conflict_do_nothing()
+_ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
 
 
 def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
     """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified]}``
     to the daily rollup (keys sorted so concurrent writers lock rows in one order)."""
-    rows = [{"day": k[0], "section": k[1], "window_no": k[2], "staff_no": k[3], "level": k[4], "misuse": k[5],
-                 "count": v[0], "unrectified": v[1]}
+    rows = [dict(zip(_ROLLUP_KEY, k, strict=True)) | {"count": v[0], "unrectified": v[1]}
             for k, v in sorted(deltas.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
             if v[0] or v[1]]
-    _upsert(conn, rollup_daily, rows, ["day", "section", "window_no", "staff_no", "level", "misuse"],
-            ["count", "unrectified"])
+    bulk_insert(conn, rollup_daily, rows,
+                suffix=f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET "
+                       "count = rollup_daily.count + excluded.count, "
+                       "unrectified = rollup_daily.unrectified + excluded.unrectified")
 
 
 _sqlite_write_lock = threading.Lock()
@@ -415,9 +468,8 @@ def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]
                      "created_at": ev.created_at, "received_at": received_at, "repaired_at": ev.repaired_at,
                      "clock_synced": ev.clock_synced, "boot_id": ev.boot_id, "mono_ms": ev.mono_ms}
                 for _, ev in ok]
-        stmt = _insert_ignore(conn, events, rows).returning(events.c.event_id)
-        inserted = {r[0] for r in conn.execute(stmt, rows)} if len(rows) > 1 else \
-            {r[0] for r in conn.execute(stmt.values(rows[0]))}
+        inserted = {r[0] for r in bulk_insert(conn, events, rows,
+                                              suffix="ON CONFLICT (event_id) DO NOTHING RETURNING event_id")}
         taken = [ev for _, ev in ok if ev.id not in inserted]
         if taken:
             have = {r.event_id: r for r in conn.execute(
@@ -475,8 +527,7 @@ def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]
                     "staff_name": f["staff_name"], "window_no": window, "section": section,
                     "channel": f["channel"], "at": ev.at, "day": day})
                 deltas.setdefault((day, section, window, staff, 0, False), [0, 0])[0] += 1
-        if rating_rows:
-            conn.execute(ratings.insert(), rating_rows)
+        bulk_insert(conn, ratings, rating_rows)
         if detail_rows:
             conn.execute(rating_details.insert(), detail_rows)
         if unrated_rows:
