@@ -36,7 +36,7 @@ from ..pin import check_pin
 from ..session import State
 from .audio import Voice
 from .fonts import find_cjk_font, register_default_font
-from .i18n import check_language, level_label, tr
+from .i18n import check_language, tr
 from .idle import IdleScreen
 from .out_of_order import OutOfOrderScreen
 from .rating import RatingScreen
@@ -120,7 +120,6 @@ class KioskRoot(FloatLayout):
 class KioskApp(App):
     """The touch screen app for one device."""
 
-    title = "好差评"
     use_kivy_settings = False
 
     def __init__(self, cfg, device, *, font: str | None = None, voice: Voice | None = None, **kwargs):
@@ -130,6 +129,7 @@ class KioskApp(App):
         self.clock = device.clock
         self.font = font or find_cjk_font(cfg.ui.font)
         self.language = check_language(cfg.ui.language)
+        self.title = tr(self.language, "app_title")
         self.voice = voice or Voice(cfg.audio)
         self.view = None
         self.screens: dict = {}
@@ -403,8 +403,7 @@ class KioskApp(App):
             ("f_staff", f"{view.window.staff_name or '—'} ({view.window.staff_no or '—'})"),
             ("f_server", cfg.sync.server or self.tr("none")),
             ("f_pending", f"{counts['pending']} / {counts['rejected']}" if counts else "?"),
-            ("f_ratings", " ".join(f"{level_label(lv, self.language)} {levels.get(str(lv.wire), 0)}"
-                                   for lv in LEVELS) if counts else "?"),
+            ("f_ratings", " · ".join(str(levels.get(str(lv.wire), 0)) for lv in LEVELS) if counts else "?"),
             ("f_last_sync", (last_ok or self.tr("never")) + (f" ({last_error})" if last_error else "")),
             ("f_clock", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock.time())) + "  "
              + self.tr("clock_synced" if self.clock.synced() else "clock_unsynced")),

@@ -26,6 +26,7 @@ def offscreen(size: str = "1024x600", kivy_home: str | None = None) -> None:
     Config.set("graphics", "width", width)
     Config.set("graphics", "height", height)
     Config.set("graphics", "fullscreen", "0")
+    Config.set("graphics", "maxfps", "0")  # frames as fast as asked: no sleeping in tests
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("input", "mouse", "mouse,disable_multitouch")
 

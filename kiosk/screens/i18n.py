@@ -12,6 +12,7 @@ LANGUAGES = ("zh_CN", "en")
 
 CATALOGUE: dict[str, dict[str, str]] = {
     "zh_CN": {
+        "app_title": "好差评",
         "prompt": "请您对本次服务进行评价",
         "window": "{window} 号窗口",
         "staff_no": "工号 {no}",
@@ -45,7 +46,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "f_server": "服务器",
         "none": "（未设置）",
         "f_pending": "待上传 / 被拒绝",
-        "f_ratings": "本机评价",
+        "f_ratings": "本机评价 (5→1)",
         "f_last_sync": "上次同步",
         "never": "从未",
         "f_clock": "时钟",
@@ -72,6 +73,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "failed": "操作失败：{error}",
     },
     "en": {
+        "app_title": "Service rating",
         "prompt": "Please rate the service you received",
         "window": "Window {window}",
         "staff_no": "Staff No. {no}",
@@ -105,7 +107,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "f_server": "Server",
         "none": "(not set)",
         "f_pending": "Pending / rejected",
-        "f_ratings": "Ratings here",
+        "f_ratings": "Ratings (5 → 1)",
         "f_last_sync": "Last sync",
         "never": "never",
         "f_clock": "Clock",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle
 from kivy.properties import (
@@ -93,9 +94,8 @@ class Text(Label):
         kwargs.setdefault("halign", "center")
         kwargs.setdefault("valign", "middle")
         super().__init__(**kwargs)
-        self.bind(size=self._fit, rel_size=self._fit, text=self._fit)
-        from kivy.core.window import Window
-        Window.bind(height=self._fit)
+        self._refit = Clock.create_trigger(self._fit, -1)
+        self.bind(size=self._refit, rel_size=self._refit, text=self._refit)
         self._fit()
 
     def _fit(self, *_):
@@ -105,16 +105,24 @@ class Text(Label):
         size = max(self.MIN_SIZE, Window.height * self.rel_size)
         self.wanted_size = size
         if self.text and w > 1 and h > 1:
-            while size > self.MIN_SIZE and not self._fits(size, w, h):
-                size = max(self.MIN_SIZE, size * 0.9)
+            for _ in range(12):
+                fits, scale = self._measure(size, w, h)
+                if fits or size <= self.MIN_SIZE:
+                    break
+                size = max(self.MIN_SIZE, size * min(0.93, scale))
         self.font_size = size
 
-    def _fits(self, size: float, w: float, h: float) -> bool:
+    def _measure(self, size: float, w: float, h: float) -> tuple[bool, float]:
+        """Whether the text fits at ``size``, and a guess of the scale that would fit."""
         probe = CoreLabel(text=self.text, font_size=size, font_name=self.font_name, bold=self.bold,
                           text_size=(w, None), halign=self.halign, padding=self.padding)
         probe.refresh()
         tw, th = probe.texture.size
-        return tw <= w + 0.5 and th <= h + 0.5 and not _broken_word(probe, self.text)
+        fits = tw <= w + 0.5 and th <= h + 0.5 and not _broken_word(probe, self.text)
+        return fits, (h / th) ** 0.5 if th > h else 1.0
+
+    def _fits(self, size: float, w: float, h: float) -> bool:
+        return self._measure(size, w, h)[0]
 
     def overflows(self) -> bool:
         """Whether the text at its current size does not fit its box (for tests)."""
