@@ -125,7 +125,8 @@ class Watchdog:
 
 
 def watch_loop(last_beat: Callable[[], float], what: str = "main loop",
-               monotonic: Callable[[], float] = time.monotonic) -> threading.Thread | None:
+               monotonic: Callable[[], float] = time.monotonic,
+               stop: threading.Event | None = None) -> threading.Thread | None:
     """Watch a loop that runs on another thread (the Kivy main loop) from a daemon thread.
 
     ``last_beat()`` returns the ``monotonic()`` time of the loop's last turn.
@@ -137,16 +138,17 @@ def watch_loop(last_beat: Callable[[], float], what: str = "main loop",
         return None
     wd = Watchdog(monotonic=monotonic)
     started = monotonic()
+    stop = stop or threading.Event()
 
     def run() -> None:
         announced = False
-        while True:
+        while not stop.is_set():
             fresh = monotonic() - last_beat() < wd.stale_after()
             if not announced and last_beat() >= started:
                 announced = ready(f"{what} running")
             if announced and fresh:
                 wd.kick()
-            time.sleep(0.25)
+            stop.wait(0.25)
 
     thread = threading.Thread(target=run, name="sd-watchdog", daemon=True)
     thread.start()

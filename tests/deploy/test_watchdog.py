@@ -49,6 +49,39 @@ def test_watchdog_for_another_pid_is_off():
     assert not systemd.Watchdog(environ=env).enabled
 
 
+def test_watch_loop_follows_another_threads_loop(notify_socket, monkeypatch):
+    """The touch app's watcher: READY on the loop's first turn, pings while it turns, none once it hangs."""
+    import threading
+
+    monkeypatch.setenv("NOTIFY_SOCKET", notify_socket.env_value)
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")
+    beat = [time.monotonic() - 10]  # constructed long ago, not turned yet
+    stop = threading.Event()
+    thread = systemd.watch_loop(lambda: beat[0], "touch app", stop=stop)
+    try:
+        time.sleep(0.6)
+        assert notify_socket.texts() == []  # no READY before the loop turns
+        turning = threading.Event()
+
+        def loop():
+            while not turning.is_set():
+                beat[0] = time.monotonic()
+                time.sleep(0.1)
+
+        t = threading.Thread(target=loop, daemon=True)
+        t.start()
+        notify_socket.wait_for("READY=1", timeout=5)
+        notify_socket.wait_for("WATCHDOG=1", count=3, timeout=5)
+        turning.set()  # the loop hangs
+        t.join()
+        hung = time.monotonic()
+        time.sleep(3.0)
+        assert [x for x in notify_socket.times_of("WATCHDOG=1") if x > hung + 1.5] == []
+    finally:
+        stop.set()
+        thread.join(2)
+
+
 def _gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
 
