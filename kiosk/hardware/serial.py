@@ -123,7 +123,7 @@ class SerialSource(Source):
                 return
             self._announced = key
             self._state_text = text
-        self._send(text)
+        self._out.put(("state", key, text))
 
     def _initial_view(self, fut) -> None:
         if fut.exception() is None:
@@ -189,18 +189,19 @@ class SerialSource(Source):
                     self.handle(item)
 
     def _disconnect(self, why: str | None) -> None:
+        cut = self.reader.reset()
+        if cut is not None:
+            self._bad(cut)
         with self._lock:
-            ser, self._ser = self._ser, None
             was = self.connected
+            if why and was:
+                self.last_error = why
+            ser, self._ser = self._ser, None
             self.connected = False
         if ser is not None:
             with contextlib.suppress(OSError, serial.SerialException):
                 ser.close()
-        cut = self.reader.reset()
-        if cut is not None:
-            self._bad(cut)
         if why and was:
-            self.last_error = why
             log.warning("serial panel: %s; reconnecting", why)
 
     def handle(self, item: protocol.Frame | protocol.BadFrame) -> None:
@@ -228,17 +229,23 @@ class SerialSource(Source):
     # --- writer thread ------------------------------------------------------------
 
     def _write_loop(self) -> None:
+        sent_state, sent_on = None, None  # the state line last sent, and on which connection
         while True:
             item = self._out.get()
             if item is _STOP:
                 return
-            if item is _CONNECTED:
-                with self._lock:
-                    text = self._state_text
-                if text is None:
-                    continue
-                item = protocol.encode(text, with_checksum=self._panel_checksum)
             ser = self._ser
+            if item is _CONNECTED or isinstance(item, tuple):
+                # The state: once per change, and once per (re)connect.
+                if item is _CONNECTED:
+                    with self._lock:
+                        key, text = self._announced, self._state_text
+                else:
+                    _, key, text = item
+                if text is None or ser is None or (key == sent_state and sent_on is ser):
+                    continue
+                sent_state, sent_on = key, ser
+                item = protocol.encode(text, with_checksum=self._panel_checksum)
             if ser is None:
                 log.debug("serial panel not connected; dropped %r", item)
                 continue
