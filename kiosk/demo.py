@@ -45,10 +45,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def display_available(environ: dict[str, str] | None = None) -> bool:
-    """A screen the touch app can use, and Kivy to draw it."""
+def display_available(environ: dict[str, str] | None = None, dev_root: str = "/dev") -> bool:
+    """A screen the touch app can use (X, Wayland or KMS/DRM), and Kivy to draw it."""
     env = os.environ if environ is None else environ
-    screen = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or glob.glob("/dev/dri/card*"))
+    screen = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or glob.glob(f"{dev_root}/dri/card*"))
     return screen and importlib.util.find_spec("kivy") is not None
 
 

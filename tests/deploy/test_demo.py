@@ -100,3 +100,14 @@ def test_demo_takes_console_ratings_to_the_board(tmp_path):
     # Nothing of the demo is left running.
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert str(tmp_path / "demo") not in ps
+
+
+def test_display_detection(tmp_path):
+    from kiosk.demo import display_available
+
+    assert display_available({}, dev_root=str(tmp_path)) is False
+    assert display_available({"DISPLAY": ":0"}, dev_root=str(tmp_path)) is True
+    assert display_available({"WAYLAND_DISPLAY": "wayland-0"}, dev_root=str(tmp_path)) is True
+    (tmp_path / "dri").mkdir()
+    (tmp_path / "dri" / "card1").write_text("")
+    assert display_available({}, dev_root=str(tmp_path)) is True
