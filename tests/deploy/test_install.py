@@ -320,3 +320,20 @@ def test_help():
     proc = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and "--dry-run" in proc.stdout and "KMS/DRM" in proc.stdout
     assert textwrap.dedent(proc.stdout).startswith("Install, upgrade or remove")
+
+
+def test_dry_run_on_the_real_system_touches_nothing(stubs, tmp_path):
+    """Without --root a dry run shows the real paths and still runs nothing."""
+    log = tmp_path / "calls.log"
+    log.write_text("")
+    env = dict(os.environ, PATH=f"{stubs}:{os.environ['PATH']}", STUB_LOG=str(log))
+    proc = subprocess.run(["bash", str(SCRIPT), "--role", "headless", "--dry-run"], capture_output=True, text=True,
+                          env=env, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "$ install -D -m 644 " + str(ROOT / "systemd/kiosk-headless.service") + \
+        " /etc/systemd/system/kiosk-headless.service" in proc.stdout or \
+        "/etc/systemd/system/kiosk-headless.service up to date" in proc.stdout
+    assert "systemctl enable kiosk-headless.service kiosk-sync.service" in proc.stdout
+    assert "systemctl start kiosk-headless.service kiosk-sync.service" in proc.stdout
+    assert "RootDir" not in proc.stdout and "getty" not in proc.stdout
+    assert [shlex.split(line)[0] for line in log.read_text().splitlines()] == ["apt-cache"]
