@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -145,7 +146,7 @@ class Uploader:
         self.stopped: str | None = None
         self._stopped_at = 0.0
         self._error_recorded = False
-        self.sent_total = 0
+        self.verdicts: Counter = Counter()  # accepted/duplicate/rejected since start
 
     # --- one request ------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class Uploader:
         verdict = self.send(events)
         if verdict.kind == "ok":
             self.buffer.mark_results(verdict.results)
-            self.sent_total += len(events)
+            self.verdicts.update(status for _, status, _ in verdict.results)
             return len(events), None
         if verdict.kind != "too_large":
             return 0, verdict

@@ -49,9 +49,11 @@ def fill(buf: Buffer, n: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 def rst_close(sock: socket.socket) -> None:
-    """Close with a TCP RST instead of a FIN."""
+    """Close with a TCP RST instead of a FIN. ``shutdown(SHUT_RD)`` first wakes
+    a thread blocked reading this socket, so the close really happens now."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     sock.close()
