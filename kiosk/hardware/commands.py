@@ -279,12 +279,13 @@ class _Bench:
         self.window = Window(window_no=cfg.device.window, section=cfg.device.section,
                              staff_no=cfg.staff.no, staff_name=cfg.staff.name, channel=cfg.device.channel)
         self.prompt = None
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.presses = 0
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        with self.lock:
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def _broadcast(self, method: str, arg) -> None:
         for source in self.sources:
@@ -368,10 +369,11 @@ def cmd_hw_test(args: argparse.Namespace) -> int:
                       f"key_map {source.key_map or 'identity'}")
     seen: dict = {}
     end = time.monotonic() + args.seconds if args.seconds > 0 else None
+    stop = getattr(args, "stop_event", None) or threading.Event()
     try:
-        while end is None or time.monotonic() < end:
+        while (end is None or time.monotonic() < end) and not stop.is_set():
             _report_changes(sources, seen, bench)
-            time.sleep(0.1)
+            stop.wait(0.1)
     except KeyboardInterrupt:
         pass
     finally:
