@@ -1,0 +1,202 @@
+"""Serial panel round trip: ``KEY n`` written → ``ACK n`` read back, over a pty.
+
+The kiosk side is the real thing: SerialSource (reader and writer threads,
+protocol parser) → Device (session thread) → Buffer (SQLite, WAL,
+synchronous=FULL) in a temporary directory, and the ACK only after the commit.
+
+Baselines in the same run, interleaved frame by frame so all see the same
+disk and CPU weather:
+
+* raw pty echo: the same pty pair and the same pyserial read pattern, a
+  thread that writes each line straight back — the transport alone;
+* raw commit: a plain sqlite3 INSERT + COMMIT of the same event into the
+  same table with the same pragmas — the durability alone.
+
+``ratio`` = kiosk median / echo median (the transport baseline; it has no
+target because it is mostly the disk's fsync time, which the echo does not pay);
+``floor_ratio`` = kiosk median / (echo median + commit median): how close the
+kiosk gets to the sum of the two things it cannot avoid; ``overhead_median_ms``
+= median over frames of (kiosk − echo − commit), the kiosk's own cost
+(parsing, two thread hand-offs, the session, the event).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import select
+import sqlite3
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import tty
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# This file is named like pyserial's package: keep bench/ off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(ROOT))
+
+import serial  # noqa: E402
+
+from kiosk.config import DEVICE_SCHEMA, parse  # noqa: E402
+from kiosk.device import Device  # noqa: E402
+from kiosk.hardware.serial import SerialSource  # noqa: E402
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+
+
+class Master:
+    """The panel end of a pty: write a line, wait for a given line back."""
+
+    def __init__(self):
+        self.fd, self.slave = pty.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.buf = b""
+
+    def round_trip(self, frame: bytes, want: bytes, timeout: float = 5.0) -> float:
+        t0 = time.perf_counter()
+        os.write(self.fd, frame)
+        deadline = t0 + timeout
+        while True:
+            nl = self.buf.find(b"\n")
+            while nl >= 0:
+                line, self.buf = self.buf[:nl + 1], self.buf[nl + 1:]
+                if line == want:
+                    return (time.perf_counter() - t0) * 1000
+                nl = self.buf.find(b"\n")
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"no {want!r} within {timeout} s")
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                self.buf += os.read(self.fd, 4096)
+
+    def wait_line(self, want: bytes, timeout: float = 10.0) -> None:
+        self.round_trip(b"", want, timeout)
+
+    def close(self):
+        os.close(self.fd)
+        os.close(self.slave)
+
+
+def echo_server(path: str, stop: threading.Event) -> threading.Thread:
+    """Reads lines on the slave with pyserial, as the kiosk's reader does, and echoes them."""
+    ser = serial.Serial(path, 9600, timeout=0.2, exclusive=True)
+
+    def run():
+        buf = b""
+        while not stop.is_set():
+            data = ser.read(ser.in_waiting or 1)
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                ser.write(line.rstrip(b"\r") + b"\r\n")
+        ser.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def raw_conn(path):
+    import sqlite_utils
+
+    from kiosk.buffer import MIGRATIONS, SCHEMA_VERSION
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    db = sqlite_utils.Database(conn)
+    for v in range(1, SCHEMA_VERSION + 1):
+        MIGRATIONS[v](db)
+    return conn
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=2000, help="KEY frames per path (default 2000)")
+    ap.add_argument("--dir", default=None, help="directory on the disk to measure (default: a temp dir)")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="serial-bench-", dir=args.dir))
+    kiosk_pty, echo_pty = Master(), Master()
+    cfg = parse(DEVICE_SCHEMA, {"device": {"data_dir": str(tmp / "dev")}, "ui": {"cooldown_seconds": 0},
+                                "hardware": {"serial": {"enabled": True, "port": kiosk_pty.path}}}, None)
+    device = Device(cfg)
+    source = SerialSource(cfg.hardware.serial)
+    device.add_source(source)
+    device.start()
+    kiosk_pty.wait_line(b"IDLE\r\n")
+    stop = threading.Event()
+    echo = echo_server(echo_pty.path, stop)
+    conn = raw_conn(tmp / "raw.db")
+    sample = None
+
+    # Interleaved frame by frame, so the three paths see the same disk and CPU weather.
+    kiosk, base, commit = [], [], []
+    for i in range(args.frames):
+        n = i % 5 + 1
+        base.append(echo_pty.round_trip(f"KEY {n}\n".encode(), f"KEY {n}\r\n".encode()))
+        kiosk.append(kiosk_pty.round_trip(f"KEY {n}\n".encode(), f"ACK {n}\r\n".encode()))
+        if sample is None:
+            sample = device.buffer.pending_batch(1)[0]
+            payload = json.dumps(sample, ensure_ascii=False)
+        t0 = time.perf_counter()
+        conn.execute("INSERT INTO events (id, type, created_at, payload, satisfaction, misuse) "
+                     "VALUES (?, 'rating', ?, ?, 5, 0)", (str(uuid.uuid4()), sample["created_at"], payload))
+        commit.append((time.perf_counter() - t0) * 1000)
+    counts = device.buffer.counts()
+    health = source.health()
+    stop.set()
+    echo.join(2)
+    device.close()
+    kiosk_pty.close()
+    echo_pty.close()
+    assert counts["events_total"] >= len(kiosk), counts
+    assert health["acks"] == len(kiosk) and health["bad_frames"] == 0, health
+
+    rows = [("raw pty echo round trip (baseline)", base), ("raw sqlite insert+commit", commit),
+            ("KEY → ACK through the kiosk", kiosk)]
+    print(f"serial round trip, {len(kiosk)} frames per path, disk {tmp}")
+    print(f"{'path':<40}{'median ms':>12}{'p99 ms':>10}{'max ms':>10}")
+    for name, vals in rows:
+        print(f"{name:<40}{statistics.median(vals):>12.3f}{pct(vals, 99):>10.3f}{max(vals):>10.3f}")
+    km, bm, cm = statistics.median(kiosk), statistics.median(base), statistics.median(commit)
+    overhead = statistics.median(k - b - c for k, b, c in zip(kiosk, base, commit))
+    result = {
+        "bench": "serial",
+        "what": "KEY frame written → ACK read back over a pty (SerialSource + Device + Buffer)",
+        "median_ms": round(km, 4),
+        "p99_ms": round(pct(kiosk, 99), 4),
+        "baseline": "raw pty echo round trip, same pty and pyserial read pattern",
+        "baseline_median_ms": round(bm, 4),
+        "baseline_p99_ms": round(pct(base, 99), 4),
+        "commit_median_ms": round(cm, 4),
+        "commit_p99_ms": round(pct(commit, 99), 4),
+        "overhead_median_ms": round(overhead, 4),
+        "ratio": round(km / bm, 3),
+        "floor_ratio": round(km / (bm + cm), 3),
+        "target_floor_ratio": 1.5,
+        "target_overhead_median_ms": 0.5,
+        "target_p99_ms": 50.0,
+        "n": len(kiosk),
+    }
+    print(f"kiosk's own cost per frame (median of kiosk - echo - commit): {result['overhead_median_ms']} ms")
+    print(f"ratio to echo {result['ratio']}; to echo+commit {result['floor_ratio']} (target ≤ 1.5); "
+          f"p99 {result['p99_ms']} ms (target ≤ 50)")
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
