@@ -84,8 +84,9 @@ def seed(url: str, db: str, days: int = 30, per_day: int = 40, rng: random.Rando
                      .values(last_seen_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=20)))
 
 
-def act_on_cases(url: str, token: str) -> int:
-    """Move a few cases along so the list shows every state; returns a case id with history."""
+def act_on_cases(url: str, token: str) -> tuple[int, int]:
+    """Move a few cases along so the list shows every state; returns a case with its whole
+    history and an open one (with the supervisor's forms)."""
     h = {"Authorization": "Bearer " + token}
     cases = requests.get(url + "/api/v1/cases?page_size=40", headers=h, timeout=10).json()["cases"]
     steps = [["verified"], ["verified", "rectified"], ["verified", "rectified", "fed_back"], ["invalid"]]
@@ -98,7 +99,7 @@ def act_on_cases(url: str, token: str) -> int:
                           headers=h, timeout=10).raise_for_status()
         if i % 4 == 2:
             shown = c["id"]
-    return shown
+    return shown, cases[-1]["id"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             seed(url, db)
             token = requests.post(url + "/api/v1/login", json={"username": "supervisor", "password": PASSWORD},
                                   timeout=10).json()["token"]
-            case_id = act_on_cases(url, token)
+            case_id, open_id = act_on_cases(url, token)
             pages = [("login", "/login"), ("overview", "/overview?from={f}&to={t}"), ("ratings", "/ratings"),
-                     ("cases", "/cases"), ("case", f"/cases/{case_id}"), ("devices", "/devices"),
+                     ("cases", "/cases"), ("case", f"/cases/{case_id}"),
+                     ("case_open", f"/cases/{open_id}"), ("devices", "/devices"),
                      ("board", "/board")]
             today = datetime.now(UTC).date()
             fmt = {"f": (today - timedelta(days=29)).isoformat(), "t": today.isoformat()}
@@ -143,7 +145,13 @@ def main(argv: list[str] | None = None) -> int:
                             page.wait_for_selector("#trend-chart[data-rendered='1']")
                             page.wait_for_timeout(300)
                         target = out / f"web_{name}_{size}.png"
-                        page.screenshot(path=str(target), full_page=name != "board")
+                        if name == "board":
+                            page.screenshot(path=str(target))
+                        else:  # the whole page, but long lists cut at a readable length
+                            height = min(page.evaluate("document.documentElement.scrollHeight"),
+                                         1800 if size == "phone" else 2000)
+                            page.screenshot(path=str(target), full_page=True,
+                                            clip={"x": 0, "y": 0, "width": viewport["width"], "height": height})
                         print(target.relative_to(ROOT) if target.is_relative_to(ROOT) else target)
                     ctx.close()
                 browser.close()

@@ -65,6 +65,22 @@ def _opt(value: str | None, max_len: int = 64) -> str | None:
     return value[:max_len] if value else None
 
 
+def _ago(seconds: float | None, lang: str) -> str:
+    """``95`` → ``2 分钟前`` / ``2 min ago``."""
+    if seconds is None:
+        return ""
+    s = max(int(seconds), 0)
+    if s < 90:
+        n, zh, en = s, "秒", "s"
+    elif s < 90 * 60:
+        n, zh, en = round(s / 60), "分钟", "min"
+    elif s < 36 * 3600:
+        n, zh, en = round(s / 3600), "小时", "h"
+    else:
+        n, zh, en = round(s / 86400), "天", "d"
+    return f"{n} {en} ago" if lang == "en" else f"{n} {zh}前"
+
+
 def safe_next(value: str | None) -> str:
     """A local path to go back to after login (never another site)."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
@@ -128,7 +144,7 @@ def build_router(settings: Settings, engine) -> APIRouter:
             state_name=lambda s: STATE_EN.get(s, s) if lang == "en" else cases_mod.STATE_ZH.get(s, s),
             reason_name=lambda c: (REASON_BY_CODE[c].en if lang == "en" else REASON_BY_CODE[c].zh)
             if c in REASON_BY_CODE else c,
-            **context)
+            ago=lambda seconds: _ago(seconds, lang), **context)
         resp = HTMLResponse(html, status_code=status)
         if set_cookie:
             resp.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
@@ -353,6 +369,8 @@ def build_router(settings: Settings, engine) -> APIRouter:
                             "status": status,
                             "seen_ago": None if r.last_seen_at is None else int((now - r.last_seen_at).total_seconds())})
             alerts = outbox_status(conn)
+        order = {"faulty": 0, "stale": 1, "never": 2, "ok": 3, "revoked": 4}
+        out.sort(key=lambda d: order[d["status"]])  # the ones that need a technician first
         counts = {s: sum(1 for d in out if d["status"] == s) for s in ("ok", "faulty", "stale", "never", "revoked")}
         return render(request, "devices.html", user=user, devices=out, counts=counts, alerts=alerts,
                       alerts_enabled=bool(_alerts["enabled"] and _alerts["url"]),

@@ -44,7 +44,7 @@ def test_devices_page(page, site):
     assert row("dv-stale").get_attribute("data-status") == "stale"
     assert row("dv-never").get_attribute("data-status") == "never"
     text = row("dv-ok").inner_text()
-    assert "12" in text and "40 s" in text and "1.2.3" in text and "NTP" in text
+    assert "12" in text and "40 秒前" in text and "1.2.3" in text and "NTP" in text
     f = row("dv-faulty").inner_text()
     assert "未同步" in f and "serial" in f
     assert row("dv-faulty").locator(".pill.red").inner_text() == "serial"
