@@ -174,6 +174,21 @@ rollup_daily = sa.Table(
 )
 
 
+#: The same counts per calendar month (``month`` = its first day), so long ranges
+#: read a few cells per month instead of one per day.
+rollup_monthly = sa.Table(
+    "rollup_monthly", metadata,
+    sa.Column("month", sa.Date, primary_key=True),
+    sa.Column("section", sa.Text, primary_key=True),
+    sa.Column("window_no", sa.Text, primary_key=True),
+    sa.Column("staff_no", sa.Text, primary_key=True),
+    sa.Column("level", sa.SmallInteger, primary_key=True),
+    sa.Column("misuse", sa.Boolean, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("unrectified", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+
 # --- URLs and engines -------------------------------------------------------
 
 def normalize_url(value: str) -> str:

@@ -39,6 +39,7 @@ from .db import (
     rating_details,
     ratings,
     rollup_daily,
+    rollup_monthly,
     unrated,
     write_tx,
 )
@@ -388,14 +389,22 @@ _ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
 
 def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
     """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified]}``
-    to the daily rollup (keys sorted so concurrent writers lock rows in one order)."""
-    rows = [dict(zip(_ROLLUP_KEY, k, strict=True)) | {"count": v[0], "unrectified": v[1]}
-            for k, v in sorted(deltas.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
-            if v[0] or v[1]]
-    bulk_insert(conn, rollup_daily, rows,
-                suffix=f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET "
-                       "count = rollup_daily.count + excluded.count, "
-                       "unrectified = rollup_daily.unrectified + excluded.unrectified")
+    to the daily and monthly rollups (keys sorted so concurrent writers lock rows
+    in one order)."""
+    monthly: dict[tuple, list[int]] = {}
+    for k, v in deltas.items():
+        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0, 0])
+        m[0] += v[0]
+        m[1] += v[1]
+    for table, first, cells in ((rollup_daily, "day", deltas), (rollup_monthly, "month", monthly)):
+        key = (first,) + _ROLLUP_KEY[1:]
+        rows = [dict(zip(key, k, strict=True)) | {"count": v[0], "unrectified": v[1]}
+                for k, v in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
+                if v[0] or v[1]]
+        bulk_insert(conn, table, rows,
+                    suffix=f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+                           f"count = {table.name}.count + excluded.count, "
+                           f"unrectified = {table.name}.unrectified + excluded.unrectified")
 
 
 _sqlite_write_lock = threading.Lock()

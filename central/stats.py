@@ -1,15 +1,16 @@
 """Statistics (DESIGN §4 ``GET /api/v1/stats``) and the ratings listing.
 
-Aggregates are read from ``rollup_daily``, which ingest and case transitions
-keep exact in their own transactions; the query cost depends on the number of
-(day, section, window, staff, level) cells, not on the number of ratings.
+Aggregates are read from ``rollup_daily`` and ``rollup_monthly``, which ingest
+and case transitions keep exact in their own transactions; the query cost
+depends on the number of (day or month, section, window, staff, level) cells,
+not on the number of ratings.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from kiosk.levels import Level
 
-from .db import cases, rating_details, ratings, rollup_daily
+from .db import cases, rating_details, ratings, rollup_daily, rollup_monthly
 
 
 class Totals(BaseModel):
@@ -43,8 +44,27 @@ class StatsOut(BaseModel):
     groups: list[Group]
 
 
-_GROUP_COLUMN = {"section": rollup_daily.c.section, "window": rollup_daily.c.window_no,
-                 "staff": rollup_daily.c.staff_no, "day": rollup_daily.c.day}
+def _month_end(d: date) -> date:
+    return (d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def split_range(from_: date, to: date) -> tuple[list[tuple[date, date]], tuple[date, date] | None]:
+    """Split an inclusive date range into whole calendar months (read from the
+    monthly rollup) and the leftover days at either end (read from the daily one).
+
+    Returns ``(day_ranges, (first_month, last_month) or None)``.
+    """
+    first_full = from_ if from_.day == 1 else _month_end(from_) + timedelta(days=1)
+    last_full = to.replace(day=1) if _month_end(to) == to else to.replace(day=1) - timedelta(days=1)
+    last_full = last_full.replace(day=1)
+    if first_full > last_full:
+        return [(from_, to)], None
+    days = []
+    if from_ < first_full:
+        days.append((from_, first_full - timedelta(days=1)))
+    if _month_end(last_full) < to:
+        days.append((_month_end(last_full) + timedelta(days=1), to))
+    return days, (first_full, last_full)
 
 
 def _empty() -> dict[str, Any]:
@@ -70,38 +90,48 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
     return acc
 
 
-def _filters(stmt, table_cols, from_: date, to: date, section, window, staff_no, include_misuse):
-    c = table_cols
-    stmt = stmt.where(c.day >= from_, c.day <= to)
-    if section is not None:
-        stmt = stmt.where(c.section == section)
-    if window is not None:
-        stmt = stmt.where(c.window_no == window)
-    if staff_no is not None:
-        stmt = stmt.where(c.staff_no == staff_no)
+def _cells(conn: Connection, table: sa.Table, first: sa.Column, lo: date, hi: date, *, section, window,
+           staff_no, group_by, include_misuse):
+    c = table.c
+    key = {"section": c.section, "window": c.window_no, "staff": c.staff_no, "day": first}.get(group_by)
+    key = key if key is not None else sa.literal("")
+    stmt = (sa.select(key.label("key"), c.level, sa.func.sum(c.count).label("n"),
+                      sa.func.sum(c.unrectified).label("u"))
+            .where(first >= lo, first <= hi))
+    for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
+        if value is not None:
+            stmt = stmt.where(col == value)
     if not include_misuse:
         stmt = stmt.where(c.misuse == sa.false())
-    return stmt
+    stmt = stmt.group_by(key, c.level) if group_by else stmt.group_by(c.level)
+    return conn.execute(stmt)
 
 
 def query(conn: Connection, from_: date, to: date, *, section: str | None = None,
           window: str | None = None, staff_no: str | None = None, group_by: str | None = None,
           include_misuse: bool = False) -> dict[str, Any]:
-    """The stats document for the inclusive local-date range ``from_``..``to``."""
-    r = rollup_daily.c
-    key = _GROUP_COLUMN[group_by] if group_by else sa.literal("")
-    stmt = sa.select(key.label("key"), r.level, sa.func.sum(r.count).label("n"),
-                     sa.func.sum(r.unrectified).label("u"))
-    stmt = _filters(stmt, r, from_, to, section, window, staff_no, include_misuse)
-    stmt = stmt.group_by(key, r.level) if group_by else stmt.group_by(r.level)
+    """The stats document for the inclusive local-date range ``from_``..``to``.
+
+    Whole months are read from ``rollup_monthly`` (unless grouping by day), the
+    days around them from ``rollup_daily``.
+    """
+    if group_by == "day":
+        day_ranges, months = [(from_, to)], None
+    else:
+        day_ranges, months = split_range(from_, to)
+    parts = [(rollup_daily, rollup_daily.c.day, lo, hi) for lo, hi in day_ranges]
+    if months:
+        parts.append((rollup_monthly, rollup_monthly.c.month, months[0], months[1]))
     total = _empty()
     groups: dict[str, dict[str, Any]] = {}
-    for row in conn.execute(stmt):
-        n, u = int(row.n or 0), int(row.u or 0)
-        _add(total, row.level, n, u)
-        if group_by:
-            k = row.key.isoformat() if isinstance(row.key, date) else str(row.key)
-            _add(groups.setdefault(k, _empty()), row.level, n, u)
+    for table, first, lo, hi in parts:
+        for row in _cells(conn, table, first, lo, hi, section=section, window=window, staff_no=staff_no,
+                          group_by=group_by, include_misuse=include_misuse):
+            n, u = int(row.n or 0), int(row.u or 0)
+            _add(total, row.level, n, u)
+            if group_by:
+                k = row.key.isoformat() if isinstance(row.key, date) else str(row.key)
+                _add(groups.setdefault(k, _empty()), row.level, n, u)
     out_groups = []
     for k in sorted(groups):
         g = _finish(groups[k])
