@@ -51,3 +51,12 @@ def test_board_is_readable_on_a_big_screen(browser, site):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
         ctx.close()
+
+
+def test_board_follows_public_stats_false(tmp_path):
+    from .conftest import web_server
+
+    with web_server(str(tmp_path / "private.db"), server={"public_stats": False}) as url:
+        r = requests.get(url + "/board", allow_redirects=False, timeout=10)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        assert requests.get(url + "/export/stats.csv", timeout=10).status_code == 401
