@@ -25,7 +25,6 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.config import Config
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from .. import __version__
 from ..clock import rfc3339
@@ -35,6 +34,7 @@ from ..levels import LEVELS
 from ..pin import check_pin
 from ..session import State
 from .audio import Voice
+from .base import KioskScreen
 from .fonts import find_cjk_font, register_default_font
 from .i18n import check_language, tr
 from .idle import IdleScreen
@@ -90,20 +90,42 @@ def configure_kivy(cfg) -> None:
 
 
 class KioskRoot(FloatLayout):
-    """The window's root: the screen manager plus the hidden corner gesture."""
+    """The window's root: shows one screen at a time, plus the hidden corner gesture.
+
+    Switching screens swaps the child at once (no transition, no frame in
+    between), so the thanks screen is up in the very next frame after a touch.
+    """
 
     def __init__(self, app: KioskApp, **kwargs):
         super().__init__(**kwargs)
         self.app = app
-        self.manager = ScreenManager(transition=NoTransition())
-        self.add_widget(self.manager)
+        self.screens: dict[str, KioskScreen] = {}
+        self._shown: KioskScreen | None = None
+
+    def add_screen(self, screen: KioskScreen) -> None:
+        self.screens[screen.name] = screen
+        if self._shown is None:
+            self.show(screen.name)
+
+    @property
+    def current(self) -> str | None:
+        return self._shown.name if self._shown is not None else None
+
+    def show(self, name: str) -> None:
+        screen = self.screens[name]
+        if screen is self._shown:
+            return
+        if self._shown is not None:
+            self.remove_widget(self._shown)
+        self._shown = screen
+        self.add_widget(screen)
 
     def in_corner(self, x: float, y: float) -> bool:
         return x <= self.width * CORNER[0] and y >= self.height * (1 - CORNER[1])
 
     def on_touch_down(self, touch):
         self.app.touched()
-        if self.manager.current not in MAINTENANCE and self.in_corner(*touch.pos):
+        if self.current not in MAINTENANCE and self.in_corner(*touch.pos):
             touch.grab(self)
             self.app.corner_down(touch)
             return True
@@ -155,7 +177,7 @@ class KioskApp(App):
                     PinScreen, TechnicianScreen):
             screen = cls(self)
             self.screens[screen.name] = screen
-            self.root.manager.add_widget(screen)
+            self.root.add_screen(screen)
         return self.root
 
     def on_start(self) -> None:
@@ -224,7 +246,7 @@ class KioskApp(App):
 
     @property
     def current(self) -> str:
-        return self.root.manager.current
+        return self.root.current
 
     def tr(self, key: str, **values) -> str:
         return tr(self.language, key, **values)
@@ -235,7 +257,7 @@ class KioskApp(App):
         name = SCREEN_FOR_STATE[view.state]
         self.screens[name].show(view)
         if self.root is not None and self.current not in MAINTENANCE and self.current != name:
-            self.root.manager.current = name
+            self.root.show(name)
         if view.prompt is not None and (previous is None or previous.prompt is None
                                         or previous.prompt.id != view.prompt.id):
             self.voice.play("prompt")
@@ -342,7 +364,7 @@ class KioskApp(App):
             pin.reset(enabled=True)
             self._maintenance_timeout = MAINTENANCE_TIMEOUT
         self.touched()
-        self.root.manager.current = "pin"
+        self.root.show("pin")
 
     def enter_pin(self, digits: str) -> str | None:
         """Check a PIN; opens the technician screen or returns what to tell the user."""
@@ -366,7 +388,7 @@ class KioskApp(App):
         screen = self.screens["technician"]
         screen.message.text = ""
         screen.refresh()
-        self.root.manager.current = "technician"
+        self.root.show("technician")
         log.info("technician screen opened")
 
     def close_maintenance(self) -> None:
@@ -375,7 +397,7 @@ class KioskApp(App):
         self.view = view
         name = SCREEN_FOR_STATE[view.state]
         self.screens[name].show(view)
-        self.root.manager.current = name
+        self.root.show(name)
 
     # --- technician chores --------------------------------------------------------
 

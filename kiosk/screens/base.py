@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import Screen
 
 from .i18n import tr
 from .widgets import BACKGROUND, Background
 
 
-class KioskScreen(Screen):
+class KioskScreen(FloatLayout):
     """A screen that shows a session :class:`~kiosk.session.View`.
 
     Subclasses build their widgets in :meth:`build` (into ``self.layout``),
@@ -20,7 +19,8 @@ class KioskScreen(Screen):
     background = BACKGROUND
 
     def __init__(self, app, **kwargs):
-        super().__init__(name=self.screen_name, **kwargs)
+        super().__init__(**kwargs)
+        self.name = self.screen_name
         self.app = app
         self.layout = FloatLayout()
         self.layout.add_widget(Background(colour=self.background, size_hint=(1, 1), pos_hint={"x": 0, "y": 0}))
@@ -42,6 +42,26 @@ class KioskScreen(Screen):
 
     def tick(self, view) -> None:
         """Called about ten times a second while shown (countdowns)."""
+
+
+def park(widget) -> None:
+    """Keep ``widget`` laid out but out of sight and out of reach (right of the screen).
+
+    Swapping a parked widget in only moves it: nothing is re-rendered, so the
+    next frame comes at once.
+    """
+    if not hasattr(widget, "home_hint"):
+        widget.home_hint = dict(widget.pos_hint)
+    vertical = {k: v for k, v in widget.home_hint.items() if k in ("y", "center_y", "top")}
+    widget.pos_hint = {"x": 1.5, **vertical}
+    widget.opacity = 0
+
+
+def unpark(widget) -> None:
+    """Bring a parked widget back to where it was made to be."""
+    if hasattr(widget, "home_hint"):
+        widget.pos_hint = dict(widget.home_hint)
+    widget.opacity = 1
 
 
 def countdown(seconds_left: float | None) -> int | None:

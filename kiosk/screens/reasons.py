@@ -10,9 +10,10 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
+from ..levels import LEVELS
 from ..session import State
-from .base import KioskScreen, countdown
-from .i18n import level_label, reason_label
+from .base import KioskScreen, countdown, park, unpark
+from .i18n import reason_label
 from .widgets import (
     LEVEL_COLOURS,
     LEVEL_MOODS,
@@ -38,9 +39,24 @@ class ReasonsScreen(KioskScreen):
         top.add_widget(self.face)
         top.add_widget(self.title)
         self.layout.add_widget(top)
-        self.grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64),
-                               pos_hint={"center_x": 0.5, "y": 0.18})
-        self.layout.add_widget(self.grid)
+        # The chips of every level are made once: opening the step swaps a ready
+        # grid in, so the screen is drawn in the next frame after the press.
+        self.grids: dict = {}
+        self.level_chips: dict = {}
+        for level in LEVELS:
+            grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64), pos_hint={"center_x": 0.5, "y": 0.18})
+            chips = []
+            for reason in level.reasons:
+                chip = Chip(reason.code, "", LEVEL_COLOURS[level])
+                chip.reason = reason
+                chip.bind(on_release=self._chip_released)
+                chips.append(chip)
+                grid.add_widget(chip)
+            self.grids[level] = grid
+            self.level_chips[level] = chips
+            self.layout.add_widget(grid)
+            park(grid)
+        self.grid = None
         bottom = BoxLayout(orientation="horizontal", spacing="14dp", size_hint=(0.96, 0.13),
                            pos_hint={"center_x": 0.5, "y": 0.025})
         self.countdown = Text(rel_size=0.04, color=MUTED, size_hint_x=0.4, halign="left")
@@ -53,7 +69,6 @@ class ReasonsScreen(KioskScreen):
         self.layout.add_widget(bottom)
         self.chips: list[Chip] = []
         self.level = None
-        self._language = None
 
     def selected(self) -> list[str]:
         return [chip.code for chip in self.chips if chip.state == "down"]
@@ -64,30 +79,28 @@ class ReasonsScreen(KioskScreen):
     def relabel(self) -> None:
         self.skip.label = self.tr("skip")
         self.submit.label = self.tr("submit")
+        for chips in self.level_chips.values():
+            for chip in chips:
+                chip.label = reason_label(chip.reason, self.app.language)
         if self.level is not None:
-            self._set_level(self.level, force=True)
+            self.title.text = self.tr("reasons_bad" if self.level.is_bad else "reasons_good")
 
-    def _set_level(self, level, force: bool = False) -> None:
-        if level == self.level and not force and self._language == self.app.language:
+    def _set_level(self, level) -> None:
+        if level is self.level:
             return
+        if self.grid is not None:
+            park(self.grid)
         self.level = level
-        self._language = self.app.language
+        self.grid = self.grids[level]
+        self.chips = self.level_chips[level]
+        unpark(self.grid)
         colour = LEVEL_COLOURS[level]
         self.face.mood = LEVEL_MOODS[level]
         self.face.face = colour
         self.face.ink = WHITE
         self.title.text = self.tr("reasons_bad" if level.is_bad else "reasons_good")
         self.title.color = colour
-        self.grid.clear_widgets()
-        self.chips = []
-        for reason in level.reasons:
-            chip = Chip(reason.code, reason_label(reason, self.app.language), colour)
-            chip.bind(on_release=self._chip_released)
-            self.chips.append(chip)
-            self.grid.add_widget(chip)
         self.submit.colour = colour
-        self.submit.label = self.tr("submit")
-        self.face_label = level_label(level, self.app.language)
 
     def show(self, view) -> None:
         if view.state is not State.REASONS or view.level is None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import KioskScreen
+from ..levels import LEVELS
+from .base import KioskScreen, park, unpark
 from .i18n import level_label
 from .widgets import LEVEL_COLOURS, LEVEL_MOODS, MUTED, WHITE, FaceIcon, Text, rgb
 
@@ -18,22 +19,33 @@ class ThanksScreen(KioskScreen):
         self.layout.add_widget(self.face)
         self.title = Text(rel_size=0.11, bold=True, size_hint=(0.94, 0.2), pos_hint={"center_x": 0.5, "y": 0.28})
         self.layout.add_widget(self.title)
-        self.detail = Text(rel_size=0.05, color=MUTED, size_hint=(0.9, 0.12), pos_hint={"center_x": 0.5, "y": 0.13})
-        self.layout.add_widget(self.detail)
+        # One ready-made line per level: showing the thanks screen swaps widgets
+        # and never renders text, so it is drawn in the very next frame.
+        self.details = {level: Text(rel_size=0.05, color=MUTED, size_hint=(0.9, 0.12),
+                                    pos_hint={"center_x": 0.5, "y": 0.13}) for level in LEVELS}
+        for text in self.details.values():
+            self.layout.add_widget(text)
+            park(text)
         self.level = None
+
+    @property
+    def detail(self) -> Text | None:
+        """The line shown under the title (None after a misuse press: no level)."""
+        return self.details.get(self.level)
 
     def relabel(self) -> None:
         self.title.text = self.tr("thanks")
-        self._detail()
-
-    def _detail(self) -> None:
-        level = self.level
-        self.detail.text = self.tr("your_rating", level=level_label(level, self.app.language)) if level else ""
+        for level, text in self.details.items():
+            text.text = self.tr("your_rating", level=level_label(level, self.app.language))
 
     def show(self, view) -> None:
         level = view.level
-        if level is not self.level:
-            self.level = level
-            self.face.mood = LEVEL_MOODS[level] if level else 2
-            self.face.face = LEVEL_COLOURS[level] if level else NEUTRAL
-            self._detail()
+        if level is self.level:
+            return
+        if self.detail is not None:
+            park(self.detail)
+        self.level = level
+        if self.detail is not None:
+            unpark(self.detail)
+        self.face.mood = LEVEL_MOODS[level] if level else 2
+        self.face.face = LEVEL_COLOURS[level] if level else NEUTRAL

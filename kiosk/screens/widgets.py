@@ -102,14 +102,16 @@ class Text(Label):
         from kivy.core.window import Window
         w, h = max(1, self.width), max(1, self.height)
         self.text_size = (w, h)
-        size = max(self.MIN_SIZE, Window.height * self.rel_size)
+        # Whole pixel sizes only: the text renderer opens (and keeps) one font
+        # object per distinct size, so fractional sizes would cost time and memory.
+        size = max(self.MIN_SIZE, round(Window.height * self.rel_size))
         self.wanted_size = size
         if self.text and w > 1 and h > 1:
             for _ in range(12):
                 fits, scale = self._measure(size, w, h)
                 if fits or size <= self.MIN_SIZE:
                     break
-                size = max(self.MIN_SIZE, size * min(0.93, scale))
+                size = max(self.MIN_SIZE, min(size - 1, int(size * min(0.93, scale))))
         self.font_size = size
 
     def _measure(self, size: float, w: float, h: float) -> tuple[bool, float]:

@@ -11,13 +11,21 @@ from kiosk.screens.widgets import Text
 MIN_READABLE = {"800x480": 12, "1024x600": 14}
 
 
+def shown(widget, screen) -> bool:
+    while widget is not None and widget is not screen:
+        if widget.opacity == 0:
+            return False
+        widget = widget.parent
+    return True
+
+
 def check_screen(k, size: str, where: str) -> int:
     settle(2)
     w, h = k.root.size
     screen = k.app.screens[k.screen]
     checked = 0
     for widget in screen.walk(restrict=True):
-        if widget.opacity == 0 or widget is screen:
+        if widget is screen or not shown(widget, screen):
             continue
         x, y = widget.to_window(widget.x, widget.y)
         assert x >= -0.5 and y >= -0.5 and x + widget.width <= w + 0.5 and y + widget.height <= h + 0.5, \
