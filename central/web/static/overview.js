@@ -16,7 +16,7 @@
   var chart = echarts.init(el, null, { renderer: "canvas" });
   chart.setOption({
     animation: false,
-    tooltip: { trigger: "axis" },
+    tooltip: { trigger: "axis", renderMode: "richText" },  // drawn on the canvas: no inline styles (CSP)
     legend: { top: 0, type: "scroll" },
     grid: { left: 40, right: 44, top: 36, bottom: 28 },
     xAxis: { type: "category", data: data.days.map(function (d) { return d.slice(5); }) },
