@@ -27,6 +27,7 @@ from .. import cases as cases_mod
 from .. import stats as stats_mod
 from ..auth import User, utcnow
 from ..config import SERVER_SCHEMA, Settings
+from ..db import cases as cases_table
 from ..db import devices, rollup_daily, write_tx
 from . import csrf, exports, i18n
 from .alerts import outbox_status
@@ -392,14 +393,20 @@ def build_router(settings: Settings, engine) -> APIRouter:
         except ValueError:
             page = 1
         with engine.connect() as conn:
-            total, rows = cases_mod.list_cases(conn, state=state, overdue=overdue, now=utcnow(),
+            now = utcnow()
+            total, rows = cases_mod.list_cases(conn, state=state, overdue=overdue, now=now,
                                                limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **f)
             all_sections = sections(conn)
+            by_state = dict(conn.execute(sa.select(cases_table.c.state, sa.func.count())
+                                         .group_by(cases_table.c.state)).all())
+            overdue_n = conn.execute(sa.select(sa.func.count()).where(
+                cases_table.c.state.in_(cases_mod.UNRECTIFIED), cases_table.c.deadline < now)).scalar_one()
         params = {**{k: v for k, v in f.items() if v}, **({"state": state} if state else {}),
                   **({"overdue": q.get("overdue")} if overdue is not None else {})}
         return render(request, "cases.html", user=user, rows=rows, total=total, page=page,
                       pages=max(1, -(-total // PAGE_SIZE)), f=f, state=state, overdue=overdue,
-                      sections=all_sections, states=cases_mod.STATES, qs=urlencode(params))
+                      sections=all_sections, states=cases_mod.STATES, qs=urlencode(params),
+                      by_state=by_state, overdue_n=overdue_n)
 
     def case_view(request: Request, user: User, case_id: int, *, status: int = 200, error: str | None = None,
                   draft: dict[str, str] | None = None):

@@ -114,3 +114,4 @@ def test_case_list_shows_deadline_and_overdue(site):
     assert f'data-id="{case["id"]}"' in html and 'data-overdue="1"' in html
     api = site.api("/api/v1/cases", overdue="true")
     assert html.count('data-overdue="1"') == len(api["cases"]) == 1
+    assert re.search(r'id="overdue-count">已超期 1<', html)
