@@ -137,7 +137,10 @@ class GpioSource(Source):
 
     def _run(self) -> None:
         while True:
-            self.service()
+            try:
+                self.service()
+            except Exception:  # noqa: BLE001 - the panel must outlive one bad event
+                log.exception("GPIO panel: handling an input event failed")
             with self._cv:
                 if self._stopping:
                     return

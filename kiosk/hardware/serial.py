@@ -186,7 +186,10 @@ class SerialSource(Source):
                 continue
             if data:
                 for item in self.reader.feed(data):
-                    self.handle(item)
+                    try:
+                        self.handle(item)
+                    except Exception:  # noqa: BLE001 - one bad frame must never stop the panel
+                        log.exception("serial panel: handling %r failed", item)
 
     def _disconnect(self, why: str | None) -> None:
         cut = self.reader.reset()
