@@ -77,3 +77,23 @@ def test_two_servers_store_each_event_once(pg_base_url):
     assert stats["total"]["count"] == n_ratings and stats["total"]["unrated"] == len(batches)
     assert stats["total"]["bad_unrectified"] == n_bad
     assert uuid.UUID(next(iter(unique)))
+
+
+def test_database_gone_gives_503_with_retry_after(pg_base_url):
+    import psycopg
+
+    db_url = new_pg_database(pg_base_url)
+    token = add_device(db_url, "gone-1")
+    headers = {"Authorization": f"Bearer {token}"}
+    with running_server(db_url) as url:
+        assert requests.post(url + "/api/v1/batches", json=make_batch("gone-1", [rating_event(5)]),
+                             headers=headers, timeout=10).status_code == 200
+        name = db_url.rsplit("/", 1)[1]
+        with psycopg.connect(pg_base_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        r = requests.post(url + "/api/v1/batches", json=make_batch("gone-1", [rating_event(5)]),
+                          headers=headers, timeout=30)
+        assert r.status_code == 503 and r.headers["Retry-After"].isdigit()
+        assert requests.get(url + "/healthz", timeout=30).status_code == 503
+    from central.testing import _dispose_engines
+    _dispose_engines("/" + name)
