@@ -18,6 +18,34 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 
+class SecurityHeaders:
+    """ASGI middleware adding the security headers to every response (the CSP
+    everywhere but the API's interactive docs, which load their own scripts)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import MutableHeaders
+
+        docs = scope.get("path", "").startswith("/docs")
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                h.setdefault("X-Content-Type-Options", "nosniff")
+                h.setdefault("Referrer-Policy", "same-origin")
+                h.setdefault("X-Frame-Options", "DENY")
+                if not docs:
+                    h.setdefault("Content-Security-Policy", CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def include_web(app: Any, settings: Any) -> None:
     """Mount the pages, the static files, the security headers and (when
     ``[alerts]`` is enabled) the alert sender on ``app``."""
@@ -30,16 +58,7 @@ def include_web(app: Any, settings: Any) -> None:
     app.include_router(build_router(settings, engine))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    @app.middleware("http")
-    async def _security_headers(request, call_next):
-        response = await call_next(request)
-        h = response.headers
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Frame-Options", "DENY")
-        if not request.url.path.startswith("/docs"):
-            h.setdefault("Content-Security-Policy", CSP)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     _web, alerts = web_config(settings)
     cfg = AlertSettings.from_dict(alerts)
