@@ -44,6 +44,7 @@ FLOOR = "alerts.case_floor"
 #: ingest transaction committed late (PostgreSQL, concurrent writers) is not missed.
 RESCAN = 200
 CLAIM_SECONDS = 60
+KEEP_SENT_DAYS = 90
 
 
 @dataclass
@@ -112,6 +113,8 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
         if new_ids and max(new_ids) > mark:
             conn.execute(web_meta.update().where(web_meta.c.key == WATERMARK)
                          .values(value=str(max(new_ids))))
+        # delivered alerts are kept a while for inspection; their cases are past re-queueing by then
+        conn.execute(alert_outbox.delete().where(have.sent_at < now - timedelta(days=KEEP_SENT_DAYS)))
     return queued
 
 

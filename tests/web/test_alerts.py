@@ -78,6 +78,13 @@ def test_scan_queues_new_cases_once_and_cases_near_their_deadline(tmp_path):
     assert [c for k, c in got if k == alerts.DUE_SOON] == [near]
     # a day later the 5-day case is near its deadline too
     assert alerts.scan(engine, cfg, now + timedelta(days=4, hours=1)) == 2  # `old` and `new`
+    # delivered alerts are pruned after KEEP_SENT_DAYS, and their cases are not announced again
+    with db.write_tx(engine) as conn:
+        conn.execute(alert_outbox.update().values(sent_at=now))
+    later = now + timedelta(days=alerts.KEEP_SENT_DAYS + 1)
+    assert alerts.scan(engine, cfg, later) == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(alert_outbox)).scalar_one() == 0
 
 
 class Receiver:
