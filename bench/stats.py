@@ -40,15 +40,17 @@ from central.stats import naive_query  # noqa: E402
 
 SECONDS_PER_RATING_YEAR = 347 * 86400
 
-_LEVEL = ("CASE WHEN (x * 2654435761) % 100 < 60 THEN 5 WHEN (x * 2654435761) % 100 < 85 THEN 4 "
-          "WHEN (x * 2654435761) % 100 < 95 THEN 3 WHEN (x * 2654435761) % 100 < 98 THEN 2 ELSE 1 END")
+_H = "(((x * 2654435761) >> 7) % 100)"  # a level draw independent of window and staff
+_LEVEL = (f"CASE WHEN {_H} < 60 THEN 5 WHEN {_H} < 85 THEN 4 WHEN {_H} < 95 THEN 3 WHEN {_H} < 98 THEN 2 "
+          "ELSE 1 END")
+_MISUSE = "((((x * 40503) >> 5) % 100) = 7)"
 
 SQLITE_FILL = f"""
 INSERT INTO ratings (event_id, device_id, satisfaction, misuse, source, channel, window_no, section,
                      staff_no, staff_name, project_no, ticket_no, prompt_id, rated_at, day)
 WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < :n - 1),
      t(x, ts) AS (SELECT x, datetime('2026-01-01', '+' || (x * :step / 1000) || ' seconds') FROM c)
-SELECT printf('b%010d', x), 'dev-' || (x % 40), {_LEVEL}, (x % 100) = 7, 'touch', 4,
+SELECT printf('b%010d', x), 'dev-' || (x % 40), {_LEVEL}, {_MISUSE}, 'touch', 4,
        CAST(x % 40 + 1 AS TEXT), '区' || (x % 8), printf('A%03d', x % 120), '', NULL, NULL, NULL,
        ts || '.000000', date(ts, '+8 hours')
 FROM t
@@ -57,7 +59,7 @@ FROM t
 PG_FILL = f"""
 INSERT INTO ratings (event_id, device_id, satisfaction, misuse, source, channel, window_no, section,
                      staff_no, staff_name, project_no, ticket_no, prompt_id, rated_at, day)
-SELECT 'b' || lpad(x::text, 10, '0'), 'dev-' || (x % 40), {_LEVEL}, (x % 100) = 7, 'touch', 4,
+SELECT 'b' || lpad(x::text, 10, '0'), 'dev-' || (x % 40), {_LEVEL}, {_MISUSE}, 'touch', 4,
        (x % 40 + 1)::text, '区' || (x % 8), 'A' || lpad((x % 120)::text, 3, '0'), '', NULL, NULL, NULL,
        ts, (ts + interval '8 hours')::date
 FROM (SELECT x, timestamp '2026-01-01' + (x * %(step)s / 1000) * interval '1 second' AS ts
@@ -105,7 +107,8 @@ def build(url: str, n: int) -> tuple[float, int]:
         raw.close()
     with engine.connect() as conn:
         if not db.is_sqlite(engine):
-            conn.exec_driver_sql(PG_FILL.replace("%(step)s", str(step)).replace("%(n)s", str(n)))
+            conn.exec_driver_sql(PG_FILL.replace("%(step)s", str(step)).replace("%(n)s", str(n))
+                                 .replace("%", "%%"))
             conn.exec_driver_sql(ROLLUP_FILL)
             conn.exec_driver_sql(MONTHLY_FILL.format(month="date_trunc('month', day)::date"))
             conn.commit()
