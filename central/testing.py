@@ -7,6 +7,7 @@ loopback; nothing here is imported by the server itself.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -172,20 +173,26 @@ def running_server(db_url: str, port: int | None = None, **settings: Any) -> Ite
     """``kiosk server`` as a real subprocess on 127.0.0.1; yields its base URL.
 
     ``db_url``: a URL or SQLite path (migrated on start). ``settings``: any [server]
-    key (timezone="UTC", rectify_days=5, max_batch_events=500, public_stats=False …).
+    key (timezone="UTC", rectify_days=5, max_batch_events=500, public_stats=False …);
+    a dict value is another table (``web={"board_refresh_seconds": 5}``).
     The yielded value is a str (``"http://127.0.0.1:PORT"``) with .stop()/.start()/
     .restart()/.kill()/.log(); it is terminated at exit.
     """
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-server-"))
     port = port or free_port()
-    lines = ["[server]"]
-    for key, value in settings.items():
+    def toml(value: Any) -> str:
         if isinstance(value, bool):
-            lines.append(f"{key} = {'true' if value else 'false'}")
-        elif isinstance(value, (int, float)):
-            lines.append(f"{key} = {value}")
-        else:
-            lines.append(f'{key} = "{value}"')
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return str(value)
+        if isinstance(value, list):
+            return "[" + ", ".join(toml(v) for v in value) + "]"
+        return json.dumps(str(value), ensure_ascii=False)
+
+    lines = ["[server]"] + [f"{k} = {toml(v)}" for k, v in settings.items() if not isinstance(v, dict)]
+    for table, values in settings.items():
+        if isinstance(values, dict):
+            lines += ["", f"[{table}]"] + [f"{k} = {toml(v)}" for k, v in values.items()]
     (tmp / "server.toml").write_text("\n".join(lines) + "\n", "utf-8")
     cmd = [sys.executable, "-m", "central", "server", "--config", str(tmp / "server.toml"),
            "--db", str(db_url), "--host", "127.0.0.1", "--port", str(port)]
