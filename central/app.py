@@ -12,7 +12,7 @@ import io
 import json
 import logging
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -385,11 +385,43 @@ def create_app(settings: Settings) -> FastAPI:
 
     # --- people -----------------------------------------------------------------
 
-    @app.post("/api/v1/login", tags=["users"], response_model=LoginOut, responses={401: {"model": ErrorOut}})
-    def login(body: LoginIn, response: Response):
-        """Password login: a bearer token for integrations and a session cookie for pages."""
+    max_failures = int(settings.web.get("login_max_failures", 5))
+    window = timedelta(minutes=float(settings.web.get("login_window_minutes", 15.0)))
+
+    def login_blocked(username: str, ip: str, now: datetime) -> bool:
+        """Too many failed logins for this name (or, looser, this address) lately;
+        counted together with the web login page."""
+        from .web.tables import login_attempts
+
+        with engine.connect() as conn:
+            for key, limit in ((f"u:{username.lower()}", max_failures), (f"ip:{ip}", 4 * max_failures)):
+                n = conn.execute(sa.select(sa.func.count()).where(
+                    login_attempts.c.key == key[:128], login_attempts.c.at > now - window)).scalar_one()
+                if n >= limit:
+                    return True
+        return False
+
+    def login_failed(username: str, ip: str, now: datetime) -> None:
+        from .web.tables import login_attempts
+
+        with write_tx(engine) as conn:
+            conn.execute(login_attempts.delete().where(login_attempts.c.at < now - window))
+            conn.execute(login_attempts.insert(), [{"key": f"u:{username.lower()}"[:128], "at": now},
+                                                   {"key": f"ip:{ip}"[:128], "at": now}])
+
+    @app.post("/api/v1/login", tags=["users"], response_model=LoginOut,
+              responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}})
+    def login(body: LoginIn, request: Request, response: Response):
+        """Password login: a bearer token for integrations and a session cookie for pages.
+        Repeated failures for a name are refused for a while (429)."""
+        now = utcnow()
+        ip = request.client.host if request.client else "-"
+        if login_blocked(body.username, ip, now):
+            raise HTTPException(429, "too many failed logins; try again later",
+                                headers={"Retry-After": str(int(window.total_seconds()))})
         got = auth.login(engine, body.username, body.password, settings.session_hours)
         if got is None:
+            login_failed(body.username, ip, now)
             raise HTTPException(401, "wrong username or password")
         user, token, expires = got
         response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=settings.cookie_secure,

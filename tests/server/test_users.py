@@ -100,3 +100,17 @@ def test_openapi_documents_every_endpoint(api):
     batch = spec["paths"]["/api/v1/batches"]["post"]
     assert batch["requestBody"]["content"]["application/json"]["schema"]["required"][0] == "schema"
     assert {"200", "400", "401", "403", "413"} <= set(batch["responses"])
+
+
+def test_repeated_failed_logins_are_refused_for_a_while(api):
+    name = "bf-" + uuid.uuid4().hex[:6]
+    add_user(api.db_url, name, PASSWORD, "viewer")
+    url = api.url + "/api/v1/login"
+    for _ in range(5):
+        assert requests.post(url, json={"username": name, "password": "guess-guess"}, timeout=10).status_code == 401
+    r = requests.post(url, json={"username": name, "password": PASSWORD}, timeout=10)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    # another user is not affected
+    other = "ok-" + uuid.uuid4().hex[:6]
+    add_user(api.db_url, other, PASSWORD, "viewer")
+    assert requests.post(url, json={"username": other, "password": PASSWORD}, timeout=10).status_code == 200
