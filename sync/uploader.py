@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 STATUSES = ("accepted", "duplicate", "rejected")
 #: Longest Retry-After honoured as given; longer ones are cut to this.
 MAX_RETRY_AFTER = 3600.0
+#: How often a draining backlog rewrites ``sync.last_ok_at`` (seconds).
+OK_META_EVERY = 1.0
 #: While stopped by 401/403, try again this often in case the token was restored.
 STOPPED_RETRY = 3600.0
 
@@ -147,6 +149,7 @@ class Uploader:
         self._stopped_at = 0.0
         self._error_recorded = False
         self.verdicts: Counter = Counter()  # accepted/duplicate/rejected since start
+        self._ok_written = -1.0
 
     # --- one request ------------------------------------------------------------
 
@@ -199,6 +202,9 @@ class Uploader:
         if not events:
             return Step("idle")
         sent, verdict = self._upload(events)
+        return self._conclude(sent, verdict)
+
+    def _conclude(self, sent: int, verdict: Verdict | None) -> Step:
         if verdict is None:
             self._ok()
             return Step("ok", sent=sent)
@@ -236,11 +242,19 @@ class Uploader:
         more, failed = self._upload(events[half:])
         return done + more, failed
 
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self.client.close()
+
     # --- state -------------------------------------------------------------------
 
     def _ok(self) -> None:
         self.backoff.success()
-        self.buffer.set_meta("sync.last_ok_at", rfc3339(self.clock.time()))
+        now = self.monotonic()
+        if now - self._ok_written >= OK_META_EVERY or self._ok_written < 0:
+            # A draining backlog records its progress about once a second, not per batch.
+            self.buffer.set_meta("sync.last_ok_at", rfc3339(self.clock.time()))
+            self._ok_written = now
         if self._error_recorded or self.stopped:
             self.buffer.set_meta("sync.last_error", None)
             if self.stopped:
@@ -264,13 +278,15 @@ class Uploader:
             log.warning("cannot record the sync error in the buffer: %s", exc)
 
     def _stop(self, error: str) -> None:
-        self.stopped = error
         self._stopped_at = self.monotonic()
         log.critical("UPLOADING STOPPED: %s. Events are kept in the buffer. Re-provision the device "
                      "or fix [sync] token / token_file; the uploader resumes when the token file "
                      "changes (or tries again in %d minutes).", error, STOPPED_RETRY // 60)
         self._record_error(error)
-        self.buffer.set_meta("sync.stopped", error)
+        try:
+            self.buffer.set_meta("sync.stopped", error)
+        finally:
+            self.stopped = error
 
     def may_resume(self) -> bool:
         """While stopped: True when the token changed or STOPPED_RETRY has passed."""

@@ -266,7 +266,7 @@ def make_uploader(buf):
 
     yield make
     for up in made:
-        up.client.close()
+        up.close()
 
 
 # --- the real central server ------------------------------------------------------

@@ -1,0 +1,175 @@
+"""Drain: a device buffer of N pending events uploaded to a local real server.
+
+For each backend (a SQLite file; a throwaway, durable PostgreSQL 15 cluster
+when its binaries are here) a real ``kiosk server`` process on loopback gets:
+
+1. baseline: the same N events as pre-built, pre-gzipped 500-event batches
+   POSTed by a bare ``requests`` session (the server's raw ingest rate: no
+   buffer, no uploader), into its own server and fresh database;
+2. drain: the uploader (``sync.uploader.Uploader``) draining a real buffer
+   file holding the N events as pending: read, gzip, POST, check the
+   verdicts, mark them in the buffer (synchronous=FULL).
+
+Baseline batch i and uploader step i alternate so both see the same machine
+load (other processes on the machine included).
+
+Figures: events/s of both, their ratio, per-batch medians. Target: the drain
+runs at >= 10,000 events/s.
+
+    python bench/drain.py                       # 100,000 events, sqlite and pg
+    python bench/drain.py --events 20000 --backends sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from central import testing  # noqa: E402
+from kiosk.buffer import Buffer  # noqa: E402
+from kiosk.clock import FakeClock  # noqa: E402
+from kiosk.events import Window, rating, unrated  # noqa: E402
+from kiosk.levels import LEVELS  # noqa: E402
+from sync.client import Client  # noqa: E402
+from sync.uploader import Uploader  # noqa: E402
+
+BATCH = 500
+DEVICE = "bench-dev"
+TARGET_EPS = 10_000
+
+
+def make_events(n: int) -> list[dict]:
+    clock = FakeClock(boot_id="bench-boot")
+    window = Window(window_no="A01", section="综合服务区", staff_no="1001", staff_name="张三", channel=4)
+    out = []
+    for i in range(n):
+        clock.advance(2.0)
+        if i % 20 == 19:
+            out.append(unrated(clock, window, prompt_id=f"p-{i}"))
+        else:
+            out.append(rating(clock, LEVELS[(i * 7) % 5], "touch", window, misuse=(i % 97 == 0)))
+    return out
+
+
+def prebuilt_bodies(events: list[dict]) -> list[bytes]:
+    """The baseline's batches, built and gzipped before any timing."""
+    bodies = []
+    for i in range(0, len(events), BATCH):
+        body = {"schema": 1, "device_id": DEVICE, "sent_at": "2026-12-01T08:00:00.000Z",
+                "boot_id": "bench-boot", "sent_mono_ms": 1_000_000, "events": events[i:i + BATCH]}
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        bodies.append(gzip.compress(raw, 5, mtime=0))
+    return bodies
+
+
+def run_backend(name: str, new_db, events: list[dict], tmp: Path) -> dict:
+    """Two servers, two fresh databases: raw batch i to one, then uploader step
+    i to the other, alternately, so both see the same machine load."""
+    n = len(events)
+    raw_db, drain_db = new_db("raw"), new_db("drain")
+    raw_token, drain_token = testing.add_device(raw_db, DEVICE), testing.add_device(drain_db, DEVICE)
+    bodies = prebuilt_bodies(events)
+    buf = Buffer(tmp / "buffer.db")
+    with buf.db.atomic():
+        for ev in events:
+            buf.append(ev)
+    headers = {"Authorization": f"Bearer {raw_token}", "Content-Type": "application/json",
+               "Content-Encoding": "gzip"}
+    raw_lat, drain_lat = [], []
+    with testing.running_server(raw_db, log_level="warning", timezone="UTC") as raw_url, \
+            testing.running_server(drain_db, log_level="warning", timezone="UTC") as url:
+        s = requests.Session()
+        up = Uploader(buf, Client(url, drain_token, timeout=120), device_id=DEVICE, batch_size=BATCH,
+                      clock=FakeClock(boot_id="bench-boot"))
+        for body in bodies:
+            t = time.perf_counter()
+            r = s.post(raw_url + "/api/v1/batches", data=body, headers=headers, timeout=120)
+            r.raise_for_status()
+            raw_lat.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            step = up.step()
+            drain_lat.append(time.perf_counter() - t)
+            if step.kind != "ok":
+                raise SystemExit(f"{name}: upload step failed: {step}")
+        s.close()
+        up.close()
+        counts = buf.counts()
+        stats = requests.get(url + "/api/v1/stats", params={"from": "2026-11-01", "to": "2027-01-31",
+                                                            "include_misuse": "true"}, timeout=60).json()
+    buf.close()
+    expected = sum(1 for e in events if e["type"] == "rating")
+    if counts["pending"] or counts["synced"] != n or up.verdicts.get("accepted") != n:
+        raise SystemExit(f"{name}: drain did not finish: {counts} {dict(up.verdicts)}")
+    if stats["total"]["count"] != expected:
+        raise SystemExit(f"{name}: the server does not hold the drained events: {stats['total']}")
+    raw_s, drain_s = sum(raw_lat), sum(drain_lat)
+    return {"events": n, "raw_s": raw_s, "raw_eps": n / raw_s, "raw_median_ms": statistics.median(raw_lat) * 1000,
+            "drain_s": drain_s, "drain_eps": n / drain_s, "drain_median_ms": statistics.median(drain_lat) * 1000,
+            "rate_ratio": raw_s / drain_s}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--backends", default="sqlite,pg")
+    args = ap.parse_args()
+    events = make_events(args.events)
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="kiosk-drain-") as tmpdir:
+        tmp = Path(tmpdir)
+        for backend in args.backends.split(","):
+            (tmp / backend).mkdir()
+            if backend == "sqlite":
+                results["sqlite"] = run_backend("sqlite", lambda tag: str(tmp / f"central-{tag}.db"), events, tmp)
+            elif backend == "pg":
+                ok, reason = testing.pg_available()
+                if not ok:
+                    print(f"PostgreSQL skipped: {reason}")
+                    continue
+                with testing.postgres_cluster(durable=True) as base:
+                    def new_db(tag: str, base=base) -> str:
+                        import psycopg
+                        with psycopg.connect(base, autocommit=True) as conn:
+                            conn.execute(f'CREATE DATABASE "drain_{tag}"')
+                        return base.rsplit("/", 1)[0] + f"/drain_{tag}"
+                    results["pg"] = run_backend("pg", new_db, events, tmp)
+    print(f"{'backend':8} {'events':>8} {'drain ev/s':>11} {'raw ev/s':>10} {'drain/raw':>10} "
+          f"{'drain batch p50 ms':>19} {'raw batch p50 ms':>17}")
+    for name, r in results.items():
+        print(f"{name:8} {r['events']:>8} {r['drain_eps']:>11.0f} {r['raw_eps']:>10.0f} {r['rate_ratio']:>10.2f} "
+              f"{r['drain_median_ms']:>19.1f} {r['raw_median_ms']:>17.1f}")
+    first = results.get("sqlite") or next(iter(results.values()))
+    out = {"bench": "drain",
+           "what": "uploader draining N pending buffer events to a local server vs raw POSTs of pre-built batches",
+           "events": args.events,
+           "events_per_s": round(first["drain_eps"]),
+           "baseline_events_per_s": round(first["raw_eps"]),
+           "median_ms": round(first["drain_median_ms"], 2),
+           "baseline_median_ms": round(first["raw_median_ms"], 2),
+           "ratio": round(first["drain_median_ms"] / first["raw_median_ms"], 3),
+           "rate_ratio": round(first["rate_ratio"], 3),
+           "target_events_per_s": TARGET_EPS}
+    for name, r in results.items():
+        out[f"{name}_events_per_s"] = round(r["drain_eps"])
+        out[f"{name}_baseline_events_per_s"] = round(r["raw_eps"])
+        out[f"{name}_rate_ratio"] = round(r["rate_ratio"], 3)
+        out[f"{name}_median_ms"] = round(r["drain_median_ms"], 2)
+        out[f"{name}_baseline_median_ms"] = round(r["raw_median_ms"], 2)
+    out["target_met"] = all(r["drain_eps"] >= TARGET_EPS for r in results.values())
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
