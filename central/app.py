@@ -360,7 +360,11 @@ def create_app(settings: Settings) -> FastAPI:
                     last_seen_at=now, last_state=json.dumps(state, ensure_ascii=True)))
         await run_in_threadpool(store)
         metrics.inc("kiosk_heartbeats_total")
-        return {"server_time": rfc3339(now), "settings": {}}
+
+        def settings_for():
+            with engine.connect() as conn:
+                return remote_mod.for_heartbeat(conn, dev.device_id)
+        return {"server_time": rfc3339(now), "settings": await run_in_threadpool(settings_for)}
 
     @app.post("/api/v1/enroll", tags=["devices"], response_model=EnrollOut,
               responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}})
@@ -546,6 +550,9 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(exc.status, str(exc)) from None
         with engine.connect() as conn:
             return cases_mod.get_case(conn, case_id, now=utcnow(), show_phone=user.may("see_phone"))
+
+    from . import remote as remote_mod
+    app.include_router(remote_mod.build_router(engine, need, device_from))
 
     from .web import include_web
     include_web(app, settings)

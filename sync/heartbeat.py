@@ -106,11 +106,23 @@ class Heartbeat:
             return self._failed(f"cannot read the device state: {exc}")
         if 200 <= reply.status < 300:
             self.sent += 1
+            self._settings(reply)
             if self.last_error:
                 log.info("heartbeat delivered again")
             self.last_error = None
             return True
         return self._failed(f"{reply.status} from the server: {reply.brief()}")
+
+    def _settings(self, reply) -> None:
+        """Keep the remote settings the answer carries (never fails the heartbeat)."""
+        from . import settings
+
+        try:
+            body = reply.json()
+            settings.store(self.buffer, self.client, self.data_dir,
+                           body.get("settings") if isinstance(body, dict) else None, self.clock.time())
+        except Exception as exc:
+            log.warning("cannot apply the settings in the heartbeat answer: %s", exc)
 
     def _failed(self, error: str) -> bool:
         if error != self.last_error:

@@ -88,3 +88,120 @@ def test_bad_remote_settings_are_ignored_with_the_config_kept(make_cfg, clock):
 def test_validation_names_the_key(values, message):
     with pytest.raises(ValueError, match=message):
         remote.validate(values)
+
+
+# --- end to end: server → heartbeat answer → uploader → buffer → device ------------------------
+
+def _console(child, line, expect, timeout=20):
+    import time
+    child.stdin.write(line + "\n")
+    child.stdin.flush()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = child.stdout.readline()
+        if not out:
+            return None
+        if out.startswith(expect):
+            return out.strip()
+    return None
+
+
+def _wait(pred, timeout=30):
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_end_to_end_live_and_offline(tmp_path):
+    import json
+    import subprocess
+
+    import requests
+
+    from central import testing
+
+    from .conftest import kiosk_cmd, status_json, write_config
+
+    url = str(tmp_path / "server.db")
+    token = testing.add_device(url, "dev-7", window="A07")
+    testing.add_user(url, "boss", "password123", "supervisor")
+    testing.add_user(url, "reader", "password123", "viewer")
+    (tmp_path / "token").write_text(token)
+    with testing.running_server(url) as server:
+        cfg = write_config(tmp_path / "kiosk.toml", f'''
+[device]
+id = "dev-7"
+window = "A07"
+data_dir = "{tmp_path / 'data'}"
+[ui]
+cooldown_seconds = 0
+[sync]
+server = "{server}"
+token_file = "{tmp_path / 'token'}"
+interval_seconds = 0.5
+[local_api]
+enabled = false
+''')
+        login = requests.post(server + "/api/v1/login", json={"username": "boss", "password": "password123"},
+                              timeout=10).json()["token"]
+        h = {"Authorization": f"Bearer {login}"}
+        assert requests.put(server + "/api/v1/staff/2002", json={"name": "李四"}, headers=h, timeout=10).ok
+        png = b"\x89PNG\r\n\x1a\n" + bytes(200)
+        assert requests.put(server + "/api/v1/staff/2002/photo", data=png,
+                            headers={**h, "Content-Type": "image/png"}, timeout=10).ok
+        r = requests.put(server + "/api/v1/devices/dev-7/settings", headers=h, timeout=10,
+                         json={"settings": {"window": "B09", "staff_no": "2002", "reasons": {"1": ["115"]}}})
+        assert r.status_code == 200, r.text
+        assert requests.put(server + "/api/v1/devices/dev-7/settings", json={"mode": "x"}, headers=h,
+                            timeout=10).status_code == 400
+        viewer = requests.post(server + "/api/v1/login", json={"username": "reader", "password": "password123"},
+                               timeout=10).json()["token"]
+        hv = {"Authorization": f"Bearer {viewer}"}
+        assert requests.put(server + "/api/v1/devices/dev-7/settings", json={"mode": "free"}, headers=hv,
+                            timeout=10).status_code == 403
+        assert requests.get(server + "/api/v1/devices/dev-7/settings", headers=hv,
+                            timeout=10).json()["values"]["window"] == "B09"
+        assert requests.get(server + "/api/v1/staff/2002/photo", timeout=10).status_code == 401
+
+        device = subprocess.Popen(kiosk_cmd("run", "--headless", "--console", "--config", str(cfg)),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, bufsize=1)
+        uploader = subprocess.Popen(kiosk_cmd("sync", "--config", str(cfg)), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        try:
+            applied = _wait(lambda: (status_json(cfg).get("settings") or {}).get("window") == "B09"
+                            and status_json(cfg)["settings"])
+            assert applied["staff_no"] == "2002" and applied["staff_name"] == "李四"
+            photo = applied["staff_photo"]
+            assert open(photo, "rb").read() == png
+            ack = _console(device, "5", ("ACK", "NAK"))
+            assert ack.startswith("ACK 5")
+            # live change while running: transaction mode
+            requests.put(server + "/api/v1/devices/dev-7/settings", headers=h, timeout=10,
+                         json={"settings": {"window": "B09", "staff_no": "2002", "mode": "transaction"}})
+            _wait(lambda: (status_json(cfg).get("settings") or {}).get("mode") == "transaction")
+            assert _console(device, "1", ("ACK", "NAK")) == "NAK 1 no_prompt"
+        finally:
+            uploader.terminate()
+            device.stdin.close()
+            uploader.wait(20)
+            device.wait(20)
+    # the server is gone: a restarted device keeps the last settings
+    device = subprocess.Popen(kiosk_cmd("run", "--headless", "--console", "--config", str(cfg)),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, bufsize=1)
+    try:
+        assert _console(device, "t P1", ("PROMPT",)).startswith("PROMPT")
+        assert _console(device, "2", ("ACK", "NAK")).startswith("ACK 2")
+    finally:
+        device.stdin.close()
+        device.wait(20)
+    buf = Buffer(tmp_path / "data" / "buffer.db")
+    rows = [json.loads(r[0]) for r in buf.conn.execute(
+        "SELECT payload FROM events WHERE type = 'rating' ORDER BY seq")]
+    assert [(e["window_no"], e["staff_no"], e["staff_name"]) for e in rows] == [("B09", "2002", "李四")] * 2
