@@ -48,11 +48,13 @@ class Reply:
         """The start of the body as text, for error messages."""
         text = self.body[:limit].decode("utf-8", "replace").strip()
         try:
-            detail = self.json()
-            if isinstance(detail, dict) and "detail" in detail:
-                text = str(detail["detail"])[:limit]
+            body = self.json()
         except ValueError:
-            pass
+            return text
+        if isinstance(body, dict):
+            for key in ("error", "detail"):
+                if isinstance(body.get(key), str):
+                    return body[key][:limit]
         return text
 
 

@@ -116,7 +116,9 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_sync(args: argparse.Namespace) -> int:
     import signal
     import threading
+    import time
 
+    from kiosk import systemd
     from kiosk.config import load_config
 
     _setup_logging(args.verbose)
@@ -148,15 +150,22 @@ def cmd_sync(args: argparse.Namespace) -> int:
         for w in workers:
             w.start()
         log.info("uploading %s to %s as %s", buf.path, cfg.sync.server, cfg.device.id)
-        from kiosk import systemd
         watchdog = systemd.Watchdog()
-        systemd.ready(f"uploading to {cfg.sync.server}")
+        under_systemd = systemd.ready(f"uploading to {cfg.sync.server}")
+        status_at = 0.0
         while not stop.wait(1.0):
             if not all(w.is_alive() for w in workers):
                 log.critical("an uploader thread died; exiting so the service manager restarts it")
                 stop.set()
                 return 1
-            watchdog.kick()
+            if time.monotonic() < uploader.alive_until:
+                watchdog.kick()
+                if under_systemd and time.monotonic() - status_at >= 10:
+                    status_at = time.monotonic()
+                    systemd.status(_status_line(uploader, beat))
+            else:
+                log.critical("the upload loop has not moved since %.0f s; the watchdog will restart "
+                             "the service", time.monotonic() - uploader.alive_until)
         systemd.stopping()
         # A request in flight gets at most a moment to finish; abandoning it is
         # safe (it is resent later and the server deduplicates).
@@ -168,6 +177,20 @@ def cmd_sync(args: argparse.Namespace) -> int:
         beat.client.close()
         if not any(t.name in ("upload", "heartbeat") and t.is_alive() for t in threading.enumerate()):
             buf.close()
+
+
+def _status_line(uploader, beat) -> str:
+    """What ``systemctl status kiosk-sync`` shows."""
+    if uploader.stopped:
+        return f"STOPPED: {uploader.stopped}"
+    v = uploader.verdicts
+    text = (f"{v['accepted'] + v['duplicate']} uploaded, {v['rejected']} rejected since start; "
+            f"last ok {uploader.buffer.get_meta('sync.last_ok_at') or 'never'}")
+    if uploader.backoff.failures:
+        text += f"; failing ({uploader.backoff.failures} in a row)"
+    if beat.last_error:
+        text += f"; heartbeat failing: {beat.last_error[:80]}"
+    return text
 
 
 def register(sub) -> None:

@@ -150,6 +150,7 @@ class Uploader:
         self._error_recorded = False
         self.verdicts: Counter = Counter()  # accepted/duplicate/rejected since start
         self._ok_written = -1.0
+        self.alive_until = float("inf")
 
     # --- one request ------------------------------------------------------------
 
@@ -302,10 +303,22 @@ class Uploader:
 
     # --- loops -------------------------------------------------------------------
 
+    def _expect(self, seconds: float) -> None:
+        """The loop promises its next sign of life within ``seconds`` (for the
+        service watchdog: a loop past ``alive_until`` is hung)."""
+        self.alive_until = self.monotonic() + seconds + 10.0
+
     def run(self, stop: threading.Event, wait: Callable[[float], bool] | None = None) -> None:
         """Upload until ``stop`` is set. ``wait(seconds)`` sleeps and returns
         True when it is time to stop (default: ``stop.wait``)."""
-        wait = wait or stop.wait
+        raw_wait = wait or stop.wait
+
+        def wait(seconds: float) -> bool:
+            self._expect(seconds)
+            return raw_wait(seconds)
+
+        # A round may split a batch (413) into several requests, each with its timeout.
+        round_time = 4 * self.client.timeout + 20.0
         seen = -1
         while not stop.is_set():
             if self.stopped is not None and not self.may_resume():
@@ -313,6 +326,7 @@ class Uploader:
                     break
                 continue
             try:
+                self._expect(round_time)
                 seen = self.buffer.last_seq()
                 result = self.step()
             except OSError as exc:

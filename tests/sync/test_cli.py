@@ -106,3 +106,36 @@ def test_runs_until_sigterm_and_uploads_new_events(server, tmp_path):
     assert "stopping" in err
     assert len(server.heartbeats) >= 1
     buf.close()
+
+
+def test_tells_systemd_ready_watchdog_and_stopping(server, tmp_path):
+    import socket
+
+    Buffer(tmp_path / "data" / "buffer.db").close()
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(10)
+    env = dict(os.environ)
+    env.pop("KIOSK_CONFIG", None)
+    env.update(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="2000000")
+    proc = subprocess.Popen(kiosk_cmd("sync", "--config", config(tmp_path, server.url)), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got: list[str] = []
+    try:
+        deadline = time.monotonic() + 15
+        while not (any(m.startswith("READY=1") for m in got) and sum(m == "WATCHDOG=1" for m in got) >= 2
+                   and any(m.startswith("STATUS=") and "uploaded" in m for m in got)):
+            assert time.monotonic() < deadline, got
+            got.append(sock.recv(4096).decode())
+        proc.send_signal(signal.SIGTERM)
+        while "STOPPING=1" not in got:
+            got.append(sock.recv(4096).decode())
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sock.close()
+    assert proc.returncode == 0
+    assert got[0].startswith("READY=1\nSTATUS=uploading to http://127.0.0.1:")
