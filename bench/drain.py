@@ -131,7 +131,7 @@ def main() -> int:
         for backend in args.backends.split(","):
             (tmp / backend).mkdir()
             if backend == "sqlite":
-                results["sqlite"] = run_backend("sqlite", lambda tag: str(tmp / f"central-{tag}.db"), events, tmp)
+                results["sqlite"] = run_backend("sqlite", lambda tag: str(tmp / f"central-{tag}.db"), events, tmp / "sqlite")
             elif backend == "pg":
                 ok, reason = testing.pg_available()
                 if not ok:
@@ -143,7 +143,7 @@ def main() -> int:
                         with psycopg.connect(base, autocommit=True) as conn:
                             conn.execute(f'CREATE DATABASE "drain_{tag}"')
                         return base.rsplit("/", 1)[0] + f"/drain_{tag}"
-                    results["pg"] = run_backend("pg", new_db, events, tmp)
+                    results["pg"] = run_backend("pg", new_db, events, tmp / "pg")
     print(f"{'backend':8} {'events':>8} {'drain ev/s':>11} {'raw ev/s':>10} {'drain/raw':>10} "
           f"{'drain batch p50 ms':>19} {'raw batch p50 ms':>17}")
     for name, r in results.items():
