@@ -186,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     base = results[pages[0][0]]["median_ms"]
     overview = results["/overview (30 days)"]
     worst = max((r["p95_ms"], n) for n, r in results.items())
-    out = {"bench": "pages", "ratings": args.ratings, "days": args.days, "reps": args.reps,
+    out = {"bench": "pages",
+           "what": f"GET /overview (30 days) at {args.ratings:,} ratings, SQLite, a logged-in supervisor",
+           "baseline": "GET /api/v1/stats?group_by=section for the same 30 days, same server",
+           "ratings": args.ratings, "days": args.days, "reps": args.reps,
            "median_ms": overview["median_ms"], "p95_ms": overview["p95_ms"], "baseline_median_ms": base,
            "ratio": round(overview["median_ms"] / base, 2) if base else None, "target_ratio": 3.0,
            "worst_page": worst[1], "worst_p95_ms": worst[0],
