@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -102,7 +103,7 @@ class Heartbeat:
             reply = self.client.post_json(HEARTBEAT, self.state())
         except TransportError as exc:
             return self._failed(str(exc))
-        except OSError as exc:
+        except (OSError, sqlite3.Error) as exc:
             return self._failed(f"cannot read the device state: {exc}")
         if 200 <= reply.status < 300:
             self.sent += 1

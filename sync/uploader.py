@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -329,7 +330,7 @@ class Uploader:
                 self._expect(round_time)
                 seen = self.buffer.last_seq()
                 result = self.step()
-            except OSError as exc:
+            except (OSError, sqlite3.Error) as exc:
                 # The buffer itself failed (locked too long, disk trouble): wait and retry.
                 delay = self.backoff.failure()
                 log.error("buffer error while uploading: %s; retrying in %.1f s", exc, delay)
@@ -354,7 +355,7 @@ class Uploader:
             try:
                 if self.buffer.last_seq() != seen:
                     return False
-            except OSError as exc:
+            except (OSError, sqlite3.Error) as exc:
                 log.warning("cannot read the buffer: %s", exc)
         return False
 
