@@ -5,21 +5,16 @@ users of every role, and headless Chromium (Debian's, never downloaded)."""
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from central.testing import REPO_ROOT, ServerProcess, add_device, add_user, free_port, make_batch, rfc3339_ms
+from central.testing import ServerProcess, add_device, add_user, make_batch, rfc3339_ms, running_server
 
 PASSWORD = "web-tests-pw1"
 CHROMIUM = "/usr/bin/chromium"
@@ -30,37 +25,12 @@ XSS = "<script>window.__xss=1;alert('x')</script><img src=x onerror=\"window.__x
 AREA = "440305"
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 @contextlib.contextmanager
-def web_server(db: str, **tables: dict[str, Any]) -> Iterator[ServerProcess]:
-    """``kiosk server`` on 127.0.0.1 with any config tables (``server={…}, web={…}, alerts={…}``)."""
-    tmp = Path(tempfile.mkdtemp(prefix="kiosk-web-"))
-    port = free_port()
-    lines = []
-    for name, values in tables.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
-    (tmp / "server.toml").write_text("\n".join(lines) + "\n", "utf-8")
-    cmd = [sys.executable, "-m", "central", "server", "--config", str(tmp / "server.toml"), "--db", db,
-           "--host", "127.0.0.1", "--port", str(port)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("KIOSK_SERVER_CONFIG", None)
-    server = ServerProcess(f"http://127.0.0.1:{port}", cmd=cmd, env=env, log_path=tmp / "server.log",
-                           settings=tables)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+def web_server(db: str, server: dict[str, Any] | None = None, **tables: dict[str, Any]) -> Iterator[ServerProcess]:
+    """``kiosk server`` on 127.0.0.1 (:func:`central.testing.running_server`) with ``[server]``
+    keys and other config tables (``web={…}, alerts={…}``)."""
+    with running_server(db, **(server or {}), **tables) as url:
+        yield url
 
 
 def ev_rating(sat: int, *, t: datetime, section: str, window: str, staff: str, name: str,
