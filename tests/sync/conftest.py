@@ -83,6 +83,7 @@ class ScriptedServer:
         self.batches: list[dict] = []
         self.heartbeats: list[dict] = []
         self.headers: list[dict] = []
+        self.paths: list[str] = []
         self.max_events = max_events
         self.reject_if = reject_if
         self.heartbeat_script: collections.deque = collections.deque()
@@ -134,6 +135,7 @@ class ScriptedServer:
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path
+        self.paths.append(path)
         action = "ok"
         queue = self.heartbeat_script if path == "/api/v1/heartbeat" else self.script
         if queue:

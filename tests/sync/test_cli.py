@@ -139,3 +139,44 @@ def test_tells_systemd_ready_watchdog_and_stopping(server, tmp_path):
         sock.close()
     assert proc.returncode == 0
     assert got[0].startswith("READY=1\nSTATUS=uploading to http://127.0.0.1:")
+
+
+def test_sigterm_abandons_a_batch_in_flight_and_it_is_resent(server, tmp_path):
+    import threading
+
+    buf = Buffer(tmp_path / "data" / "buffer.db")
+    fill(buf, 40)
+    gate = threading.Event()
+    server.batch_gate = gate  # the server holds the batch: the request stays in flight
+    env = dict(os.environ)
+    env.pop("KIOSK_CONFIG", None)
+    cfg = config(tmp_path, server.url, timeout_seconds=30)
+    proc = subprocess.Popen(kiosk_cmd("sync", "--config", cfg), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while "/api/v1/batches" not in server.paths:
+            assert time.monotonic() < deadline, "no batch reached the server"
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=15)
+        stopped_in = time.monotonic() - t0
+    finally:
+        gate.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert stopped_in < 5
+    assert buf.counts()["pending"] == 40  # nothing marked without an answer
+    # The server went on to store the batch; the resend is answered "duplicate".
+    deadline = time.monotonic() + 5
+    while len(server.store) < 40:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    server.batch_gate = None
+    assert run_kiosk("sync", "--once", "--config", cfg).returncode == 0
+    assert buf.counts()["synced"] == 40
+    assert set(server.deliveries.values()) == {2} and len(server.store) == 40
+    buf.close()
