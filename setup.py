@@ -36,6 +36,7 @@ setup(
         "kiosk": ["data/*", "data/**/*"],
         "central": ["migrations/*", "migrations/**/*", "templates/*", "templates/**/*",
                     "static/*", "static/**/*", "alembic.ini"],
+        "central.web": ["templates/*", "static/*", "static/**/*"],
     },
     install_requires=CORE,
     extras_require={
