@@ -153,19 +153,22 @@ def cmd_sync(args: argparse.Namespace) -> int:
         watchdog = systemd.Watchdog()
         under_systemd = systemd.ready(f"uploading to {cfg.sync.server}")
         status_at = 0.0
+        hung = False
         while not stop.wait(1.0):
             if not all(w.is_alive() for w in workers):
                 log.critical("an uploader thread died; exiting so the service manager restarts it")
                 stop.set()
                 return 1
             if time.monotonic() < uploader.alive_until:
+                hung = False
                 watchdog.kick()
                 if under_systemd and time.monotonic() - status_at >= 10:
                     status_at = time.monotonic()
                     systemd.status(_status_line(uploader, beat))
-            else:
-                log.critical("the upload loop has not moved since %.0f s; the watchdog will restart "
-                             "the service", time.monotonic() - uploader.alive_until)
+            elif not hung:
+                hung = True
+                log.critical("the upload loop is stuck; no more watchdog pings (systemd restarts the "
+                             "service)")
         systemd.stopping()
         # A request in flight gets at most a moment to finish; abandoning it is
         # safe (it is resent later and the server deduplicates).
