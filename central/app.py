@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import random
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -289,6 +290,20 @@ def create_app(settings: Settings) -> FastAPI:
         except HTTPException as exc:
             metrics.inc("kiosk_batches_total", status=str(exc.status_code))
             raise
+        if inflight[0] >= settings.max_inflight_batches:
+            # shed load (e.g. a whole fleet uploading its backlog after an outage) instead of queueing
+            metrics.inc("kiosk_batches_total", status="503")
+            return error(503, "busy: too many batches in progress, retry later",
+                         headers={"Retry-After": str(random.randint(2, 10))})
+        inflight[0] += 1
+        try:
+            return await _post_batch(request, dev, received_at)
+        finally:
+            inflight[0] -= 1
+
+    inflight = [0]
+
+    async def _post_batch(request: Request, dev: auth.DeviceIdentity, received_at: datetime):
         try:
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:

@@ -46,6 +46,8 @@ SERVER_SCHEMA = Section("", sections=[
         Key("rectify_days", int, 5, check=_positive),
         Key("max_batch_events", int, 500, check=lambda v: None if 1 <= v <= 10000 else "1..10000"),
         Key("max_body_bytes", int, 1048576, check=_positive),
+        Key("max_inflight_batches", int, 32, check=_positive,
+            doc="batches processed at once per process; more get 503 + Retry-After"),
         Key("public_stats", bool, True),
         Key("session_hours", (int, float), 12.0, check=_positive),
         Key("enroll_code_hours", (int, float), 24.0, check=_positive),
@@ -84,6 +86,7 @@ class Settings:
     rectify_days: int = 5
     max_batch_events: int = 500
     max_body_bytes: int = 1048576
+    max_inflight_batches: int = 32
     public_stats: bool = True
     session_hours: float = 12.0
     enroll_code_hours: float = 24.0

@@ -203,3 +203,36 @@ def test_heartbeat_stores_latest_state(api):
     mine = next(d for d in listing if d["device_id"] == dev.id)
     assert mine["state"] == {"version": "0.1.0", "pending": 0}
     assert mine["last_seen_at"].endswith("Z")
+
+
+def test_busy_server_sheds_batches_with_503_retry_after(db_url):
+    import threading
+
+    from central.testing import add_device, running_server
+
+    token = add_device(db_url, "busy-1")
+    h = {"Authorization": f"Bearer {token}"}
+    with running_server(db_url, max_inflight_batches=1) as url:
+        batches = [make_batch("busy-1", [rating_event(5) for _ in range(500)]) for _ in range(6)]
+        answers: list[requests.Response | None] = [None] * len(batches)
+        barrier = threading.Barrier(len(batches))
+
+        def send(i):
+            barrier.wait()
+            answers[i] = requests.post(url + "/api/v1/batches", json=batches[i], headers=h, timeout=60)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(batches))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        codes = sorted(r.status_code for r in answers)
+        assert 200 in codes and 503 in codes, codes
+        assert set(codes) == {200, 503}
+        assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 503)
+        # the shed batches go through when retried
+        for b, r in zip(batches, answers, strict=True):
+            if r.status_code == 503:
+                again = requests.post(url + "/api/v1/batches", json=b, headers=h, timeout=60)
+                assert again.status_code == 200
+                assert {x["status"] for x in again.json()["results"]} == {"accepted"}
