@@ -18,6 +18,9 @@ from ..conftest import ROOT, kiosk_cmd
 from .test_cli import config
 
 SECONDS = float(os.environ.get("KIOSK_CONCURRENT_SECONDS", "4"))
+#: The device appends as fast as it can, up to this many events (a fast disk
+#: would otherwise outrun the test's scripted server).
+MAX_EVENTS = int(os.environ.get("KIOSK_CONCURRENT_EVENTS", "3000"))
 
 APPENDER = r"""
 import json, sys, time
@@ -32,7 +35,7 @@ end = time.monotonic() + float(sys.argv[2])
 appended = errors = 0
 slowest = 0.0
 i = 0
-while time.monotonic() < end:
+while time.monotonic() < end and i < int(sys.argv[3]):
     ev = make_events(1, clock, start=i)[0]
     i += 1
     t0 = time.monotonic()
@@ -43,7 +46,8 @@ while time.monotonic() < end:
         errors += 1
         print("append failed:", exc, file=sys.stderr)
     slowest = max(slowest, time.monotonic() - t0)
-print(json.dumps({"appended": appended, "errors": errors, "slowest_append_s": slowest}))
+print(json.dumps({"appended": appended, "errors": errors, "slowest_append_s": slowest,
+                  "synced_meanwhile": buf.counts()["synced"]}))
 """
 
 
@@ -53,11 +57,11 @@ def test_device_and_uploader_share_the_buffer(server, tmp_path):
     env = dict(os.environ)
     env.pop("KIOSK_CONFIG", None)
     env["PYTHONPATH"] = str(ROOT)
-    cfg = config(tmp_path, server.url, batch_size=20, interval_seconds=0.2)
+    cfg = config(tmp_path, server.url, batch_size=50, interval_seconds=0.2)
     uploader = subprocess.Popen(kiosk_cmd("sync", "--config", cfg), cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        device = subprocess.run([sys.executable, "-c", APPENDER, str(path), str(SECONDS)], cwd=ROOT,
+        device = subprocess.run([sys.executable, "-c", APPENDER, str(path), str(SECONDS), str(MAX_EVENTS)], cwd=ROOT,
                                 env=env, capture_output=True, text=True, timeout=SECONDS + 60)
         assert device.returncode == 0, device.stderr
         report = json.loads(device.stdout.strip().splitlines()[-1])
@@ -80,5 +84,7 @@ def test_device_and_uploader_share_the_buffer(server, tmp_path):
     assert c["synced"] == report["appended"] == len(server.store)
     assert max(server.deliveries.values()) == 1
     assert len(server.batches) > 10 and len(server.heartbeats) > 3
+    # The uploader really ran beside the device: it had marked events before the appends ended.
+    assert report["synced_meanwhile"] > 0
     print(f"concurrent: {report}, batches {len(server.batches)}, heartbeats {len(server.heartbeats)}")
     buf.close()
