@@ -118,3 +118,36 @@ def test_batches_carry_the_envelope_and_token(server, buf, make_uploader):
     h = server.headers[0]
     assert h["Authorization"] == "Bearer kt_secret"
     assert h["Content-Encoding"] == "gzip"
+
+
+@pytest.mark.parametrize("code,text", [(401, "401 token rejected"), (403, "403 device id refused")])
+def test_401_403_stop_uploading_and_keep_the_data(code, text, server, buf, make_uploader, caplog):
+    fill(buf, 12)
+    up = make_uploader(server.url)
+    server.script.append(("status", code, {}, "no"))
+    step = up.step()
+    assert step.kind == "stopped"
+    assert up.stopped.startswith(text)
+    assert buf.get_meta("sync.stopped").startswith(text)
+    assert buf.counts()["pending"] == 12
+    assert any(r.levelname == "CRITICAL" and "UPLOADING STOPPED" in r.getMessage() for r in caplog.records)
+    # Stopped: nothing more is sent until the token changes or an hour passes.
+    assert up.may_resume() is False
+    assert len(server.batches) == 1
+
+
+def test_stopped_uploader_tries_again_after_an_hour(server, buf, make_uploader):
+    from sync.uploader import STOPPED_RETRY
+
+    now = [5000.0]
+    fill(buf, 3)
+    up = make_uploader(server.url, monotonic=lambda: now[0])
+    server.script.append(("status", 401, {}, "revoked"))
+    assert up.step().kind == "stopped"
+    now[0] += STOPPED_RETRY - 1
+    assert up.may_resume() is False
+    now[0] += 1
+    assert up.may_resume() is True
+    assert up.step().kind == "ok"
+    assert up.stopped is None and buf.get_meta("sync.stopped") is None
+    assert buf.counts()["synced"] == 3
