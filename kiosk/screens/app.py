@@ -54,6 +54,11 @@ SCREEN_FOR_STATE = {
     State.OUT_OF_ORDER: "out_of_order",
 }
 MAINTENANCE = ("pin", "technician")
+STATE_KEYS = {state: f"state_{state.value}" for state in State}
+SCREEN_CLASSES = {cls.screen_name: cls for cls in (RatingScreen, IdleScreen, ReasonsScreen, ThanksScreen,
+                                                   OutOfOrderScreen, PinScreen, TechnicianScreen)}
+#: Seconds after the start at which the screens not yet shown are made.
+PREPARE_AFTER = 0.5
 
 #: The hidden gesture: a press this long in the top-left corner opens the PIN pad.
 LONG_PRESS_SECONDS = 3.0
@@ -89,6 +94,20 @@ def configure_kivy(cfg) -> None:
     Config.set("graphics", "show_cursor", "0")
 
 
+class Screens(dict):
+    """The app's screens by name, each made on first use."""
+
+    def __init__(self, app: KioskApp):
+        super().__init__()
+        self.app = app
+
+    def __missing__(self, name: str) -> KioskScreen:
+        screen = SCREEN_CLASSES[name](self.app)
+        self[name] = screen
+        self.app.root.add_screen(screen)
+        return screen
+
+
 class KioskRoot(FloatLayout):
     """The window's root: shows one screen at a time, plus the hidden corner gesture.
 
@@ -104,8 +123,6 @@ class KioskRoot(FloatLayout):
 
     def add_screen(self, screen: KioskScreen) -> None:
         self.screens[screen.name] = screen
-        if self._shown is None:
-            self.show(screen.name)
 
     @property
     def current(self) -> str | None:
@@ -154,7 +171,8 @@ class KioskApp(App):
         self.title = tr(self.language, "app_title")
         self.voice = voice or Voice(cfg.audio)
         self.view = None
-        self.screens: dict = {}
+        self.screens: Screens | dict = {}
+        self._prepare_event = None
         self._corner_touch = None
         self._corner_since: float | None = None
         self._last_touch = self.clock.monotonic()
@@ -173,12 +191,16 @@ class KioskApp(App):
 
         Window.show_cursor = False
         self.root = KioskRoot(self)
-        for cls in (RatingScreen, IdleScreen, ReasonsScreen, ThanksScreen, OutOfOrderScreen,
-                    PinScreen, TechnicianScreen):
-            screen = cls(self)
-            self.screens[screen.name] = screen
-            self.root.add_screen(screen)
+        self.screens = Screens(self)
+        first = SCREEN_FOR_STATE[self.device.session.view().state]
+        self.root.show(self.screens[first].name)
         return self.root
+
+    def prepare(self, _dt=None) -> None:
+        """Make the screens not needed for the first frame (after it is drawn)."""
+        for name in SCREEN_CLASSES:
+            self.screens[name]
+        self.screens["reasons"].prepare()
 
     def on_start(self) -> None:
         self.attach()
@@ -203,6 +225,8 @@ class KioskApp(App):
                     on_request_close=self._on_request_close)
         self.device.start_sources()
         self.on_view(self.device.session.view())
+        self._prepare_event = Clock.schedule_once(self.prepare, PREPARE_AFTER)
+        log.info("screens up: window %s, %s mode, font %s", self.cfg.device.window, self.cfg.ui.mode, self.font)
 
     def detach(self) -> None:
         if not self._attached:
@@ -210,8 +234,9 @@ class KioskApp(App):
         from kivy.core.window import Window
 
         self._attached = False
-        if self._pump_event is not None:
-            self._pump_event.cancel()
+        for event in (self._pump_event, self._prepare_event):
+            if event is not None:
+                event.cancel()
         Window.unbind(on_key_down=self._on_key_down, on_key_up=self._on_key_up,
                       on_request_close=self._on_request_close)
         if self in self.device.listeners:
@@ -430,7 +455,7 @@ class KioskApp(App):
             ("f_clock", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock.time())) + "  "
              + self.tr("clock_synced" if self.clock.synced() else "clock_unsynced")),
             ("f_hardware", hardware),
-            ("f_state", view.state.value + (f": {view.error}" if view.error else "")),
+            ("f_state", self.tr(STATE_KEYS[view.state]) + (f": {view.error}" if view.error else "")),
             ("f_ip", ip_address()),
             ("f_version", __version__),
         ]

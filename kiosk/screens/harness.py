@@ -15,6 +15,9 @@ def offscreen(size: str = "1024x600", kivy_home: str | None = None) -> None:
     """Set up Kivy for a headless window of ``size`` ("WxH")."""
     os.environ["SDL_VIDEODRIVER"] = "offscreen"
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    # Mesa's software rasterizer keeps growing per-thread memory with every frame
+    # drawn in threaded mode; rendering in the calling thread keeps RSS flat.
+    os.environ.setdefault("LP_NUM_THREADS", "0")
     os.environ["KIVY_NO_ARGS"] = "1"
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")

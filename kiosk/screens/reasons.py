@@ -39,23 +39,10 @@ class ReasonsScreen(KioskScreen):
         top.add_widget(self.face)
         top.add_widget(self.title)
         self.layout.add_widget(top)
-        # The chips of every level are made once: opening the step swaps a ready
-        # grid in, so the screen is drawn in the next frame after the press.
+        # The chips of every level are made once (see :meth:`prepare`): opening
+        # the step swaps a ready grid in, so it is drawn in the next frame.
         self.grids: dict = {}
         self.level_chips: dict = {}
-        for level in LEVELS:
-            grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64), pos_hint={"center_x": 0.5, "y": 0.18})
-            chips = []
-            for reason in level.reasons:
-                chip = Chip(reason.code, "", LEVEL_COLOURS[level])
-                chip.reason = reason
-                chip.bind(on_release=self._chip_released)
-                chips.append(chip)
-                grid.add_widget(chip)
-            self.grids[level] = grid
-            self.level_chips[level] = chips
-            self.layout.add_widget(grid)
-            park(grid)
         self.grid = None
         bottom = BoxLayout(orientation="horizontal", spacing="14dp", size_hint=(0.96, 0.13),
                            pos_hint={"center_x": 0.5, "y": 0.025})
@@ -69,6 +56,24 @@ class ReasonsScreen(KioskScreen):
         self.layout.add_widget(bottom)
         self.chips: list[Chip] = []
         self.level = None
+
+    def prepare(self, level=None) -> None:
+        """Make the chip grid of ``level`` (of every level when None), parked out of sight."""
+        for lv in ([level] if level is not None else LEVELS):
+            if lv in self.grids:
+                continue
+            grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64), pos_hint={"center_x": 0.5, "y": 0.18})
+            chips = []
+            for reason in lv.reasons:
+                chip = Chip(reason.code, reason_label(reason, self.app.language), LEVEL_COLOURS[lv])
+                chip.reason = reason
+                chip.bind(on_release=self._chip_released)
+                chips.append(chip)
+                grid.add_widget(chip)
+            self.grids[lv] = grid
+            self.level_chips[lv] = chips
+            self.layout.add_widget(grid)
+            park(grid)
 
     def selected(self) -> list[str]:
         return [chip.code for chip in self.chips if chip.state == "down"]
@@ -88,6 +93,7 @@ class ReasonsScreen(KioskScreen):
     def _set_level(self, level) -> None:
         if level is self.level:
             return
+        self.prepare(level)
         if self.grid is not None:
             park(self.grid)
         self.level = level

@@ -96,7 +96,6 @@ class Text(Label):
         super().__init__(**kwargs)
         self._refit = Clock.create_trigger(self._fit, -1)
         self.bind(size=self._refit, rel_size=self._refit, text=self._refit)
-        self._fit()
 
     def _fit(self, *_):
         from kivy.core.window import Window
@@ -118,8 +117,9 @@ class Text(Label):
         """Whether the text fits at ``size``, and a guess of the scale that would fit."""
         probe = CoreLabel(text=self.text, font_size=size, font_name=self.font_name, bold=self.bold,
                           text_size=(w, None), halign=self.halign, padding=self.padding)
-        probe.refresh()
-        tw, th = probe.texture.size
+        probe.resolve_font_name()
+        probe.render()  # lays the text out without drawing a texture
+        tw, th = probe._internal_size
         fits = tw <= w + 0.5 and th <= h + 0.5 and not _broken_word(probe, self.text)
         return fits, (h / th) ** 0.5 if th > h else 1.0
 

@@ -66,6 +66,7 @@ def test_long_press_and_pin_open_the_technician_screen(make_kiosk, pin_hash):
     assert values["f_last_sync"] == "从未"
     assert "已同步" in values["f_clock"]
     assert values["f_hardware"] == "gpio 正常"
+    assert values["f_state"] == "评价中"
     assert values["f_ip"]
     assert tech.rows["f_device_id"][0].text == "设备编号"
 
