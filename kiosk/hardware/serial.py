@@ -78,6 +78,7 @@ class SerialSource(Source):
         self._out: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._io_lock = threading.Lock()  # a write never races the port being closed
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -202,7 +203,7 @@ class SerialSource(Source):
             ser, self._ser = self._ser, None
             self.connected = False
         if ser is not None:
-            with contextlib.suppress(OSError, serial.SerialException):
+            with self._io_lock, contextlib.suppress(OSError, serial.SerialException):
                 ser.close()
         if why and was:
             log.warning("serial panel: %s; reconnecting", why)
@@ -253,8 +254,10 @@ class SerialSource(Source):
                 log.debug("serial panel not connected; dropped %r", item)
                 continue
             try:
-                ser.write(item)
-            except (OSError, serial.SerialException) as exc:  # the reader notices a lost port and reconnects
+                with self._io_lock:
+                    if ser.is_open:
+                        ser.write(item)
+            except Exception as exc:  # noqa: BLE001 - the reader notices a lost port and reconnects
                 log.debug("serial panel: write of %r failed: %s", item, exc)
 
     # --- state ----------------------------------------------------------------------

@@ -20,6 +20,13 @@ from kiosk.device import Device, buffer_path
 from kiosk.hardware.serial import SerialSource
 
 
+def pytest_collection_modifyitems(items):
+    """A panel thread that dies of an exception fails the test that ran it."""
+    for item in items:
+        if "tests/hardware/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"))
+
+
 @pytest.fixture
 def mock_factory():
     """gpiozero's MockFactory as the pin factory, reset afterwards (pins, callbacks)."""

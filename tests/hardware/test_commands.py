@@ -127,7 +127,7 @@ def test_hw_test_shows_presses_cycles_leds_and_stores_nothing(tmp_path, mock_fac
     worker = threading.Thread(target=lambda: result.setdefault("rc", cmd_hw_test(args)))
     worker.start()
     try:
-        wait_for(lambda: "connected" in out.text(), what="serial link reported")
+        wait_for(lambda: ": connected" in out.text(), what="serial link reported")
         assert "LED cycle done (5 LEDs)" in out.text()
         assert all(on_count(mock_factory.pin(n)) >= 1 for n in LEDS)
         # GPIO button 2: shown live, its LED lights.
@@ -173,7 +173,7 @@ def test_hw_test_subprocess_with_mock_pins_and_a_pty(tmp_path, pty_pair):
                        env={"GPIOZERO_PIN_FACTORY": "mock"})
     try:
         lines = []
-        while not any("connected" in line for line in lines):
+        while not any(": connected" in line for line in lines):
             line = proc.stdout.readline()
             assert line, "".join(lines) + proc.stderr.read()
             lines.append(line)
