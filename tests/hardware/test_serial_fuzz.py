@@ -128,3 +128,34 @@ def test_random_bytes_over_a_pty_make_only_asked_for_presses(stream, cuts, key_m
     finally:
         src.stop()
         panel.close()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream=streams)
+def test_random_bytes_into_a_real_device_store_only_asked_for_ratings(stream):
+    """The same property end to end: what lands in the buffer file is exactly
+    the valid KEY frames, no more."""
+    import tempfile
+
+    from kiosk.device import Device
+
+    from .conftest import ratings
+
+    panel = PtyPanel()
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = parse(DEVICE_SCHEMA, {"device": {"data_dir": tmp}, "ui": {"cooldown_seconds": 0},
+                                    "hardware": {"serial": {"enabled": True, "port": panel.path}}})
+        dev = Device(cfg)
+        src = SerialSource(cfg.hardware.serial, retry_seconds=0.02)
+        dev.add_source(src)
+        try:
+            dev.start()
+            assert panel.line() == "IDLE"
+            os.write(panel.master, stream + b"\nTRIG SYNC-END\n")
+            wait_for(lambda: getattr(dev.view().result(5).prompt, "project_no", None) == "SYNC-END",
+                     what="the sync frame")
+            want = [Level.from_position(n - 1).wire for n in expected_keys(stream + b"\n")]
+            assert [r["satisfaction"] for r in ratings(cfg)] == want
+        finally:
+            dev.close()
+            panel.close()
