@@ -4,8 +4,8 @@ The kiosk side is the real thing: SerialSource (reader and writer threads,
 protocol parser) → Device (session thread) → Buffer (SQLite, WAL,
 synchronous=FULL) in a temporary directory, and the ACK only after the commit.
 
-Baselines in the same run, interleaved frame by frame so all see the same
-disk and CPU weather:
+Baselines in the same run, interleaved frame by frame in a shuffled order so
+all see the same disk and CPU weather:
 
 * raw pty echo: the same pty pair and the same pyserial read pattern, a
   thread that writes each line straight back — the transport alone;
@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import pty
+import random
 import select
 import sqlite3
 import statistics
@@ -140,21 +141,34 @@ def main() -> int:
     stop = threading.Event()
     echo = echo_server(echo_pty.path, stop)
     conn = raw_conn(tmp / "raw.db")
-    sample = None
 
-    # Interleaved frame by frame, so the three paths see the same disk and CPU weather.
-    kiosk, base, commit = [], [], []
-    for i in range(args.frames):
-        n = i % 5 + 1
-        base.append(echo_pty.round_trip(f"KEY {n}\n".encode(), f"KEY {n}\r\n".encode()))
-        kiosk.append(kiosk_pty.round_trip(f"KEY {n}\n".encode(), f"ACK {n}\r\n".encode()))
-        if sample is None:
-            sample = device.buffer.pending_batch(1)[0]
-            payload = json.dumps(sample, ensure_ascii=False)
+    kiosk_pty.round_trip(b"KEY 1\n", b"ACK 1\r\n")  # one event to copy for the raw commit
+    sample = device.buffer.pending_batch(1)[0]
+    payload = json.dumps(sample, ensure_ascii=False)
+
+    def do_echo(n):
+        return echo_pty.round_trip(f"KEY {n}\n".encode(), f"KEY {n}\r\n".encode())
+
+    def do_kiosk(n):
+        return kiosk_pty.round_trip(f"KEY {n}\n".encode(), f"ACK {n}\r\n".encode())
+
+    def do_commit(n):
         t0 = time.perf_counter()
         conn.execute("INSERT INTO events (id, type, created_at, payload, satisfaction, misuse) "
                      "VALUES (?, 'rating', ?, ?, 5, 0)", (str(uuid.uuid4()), sample["created_at"], payload))
-        commit.append((time.perf_counter() - t0) * 1000)
+        return (time.perf_counter() - t0) * 1000
+
+    # Interleaved frame by frame, in a shuffled order each time, so the three paths
+    # see the same disk and CPU weather and none always follows another's fsync.
+    rng = random.Random(1)
+    paths = {"echo": (do_echo, []), "kiosk": (do_kiosk, []), "commit": (do_commit, [])}
+    for i in range(args.frames):
+        order = list(paths)
+        rng.shuffle(order)
+        for name in order:
+            fn, out = paths[name]
+            out.append(fn(i % 5 + 1))
+    base, kiosk, commit = paths["echo"][1], paths["kiosk"][1], paths["commit"][1]
     counts = device.buffer.counts()
     health = source.health()
     stop.set()
@@ -162,8 +176,8 @@ def main() -> int:
     device.close()
     kiosk_pty.close()
     echo_pty.close()
-    assert counts["events_total"] >= len(kiosk), counts
-    assert health["acks"] == len(kiosk) and health["bad_frames"] == 0, health
+    assert counts["events_total"] == len(kiosk) + 1, counts
+    assert health["acks"] == len(kiosk) + 1 and health["bad_frames"] == 0, health
 
     rows = [("raw pty echo round trip (baseline)", base), ("raw sqlite insert+commit", commit),
             ("KEY → ACK through the kiosk", kiosk)]
