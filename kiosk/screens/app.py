@@ -226,7 +226,8 @@ class KioskApp(App):
         self.device.start_sources()
         self.on_view(self.device.session.view())
         self._prepare_event = Clock.schedule_once(self.prepare, PREPARE_AFTER)
-        log.info("screens up: window %s, %s mode, font %s", self.cfg.device.window, self.cfg.ui.mode, self.font)
+        log.info("screens up: window %s, %s mode, %dx%d, font %s", self.cfg.device.window, self.cfg.ui.mode,
+                 *Window.size, self.font)
 
     def detach(self) -> None:
         if not self._attached:

@@ -59,9 +59,12 @@ def fontconfig_cjk() -> str | None:
 
 def find_cjk_font(configured: str = "", *, known_paths: Iterable[str] = KNOWN_PATHS,
                   use_fontconfig: bool = True) -> str:
-    """The font file the screens use: ``[ui] font``, else fontconfig, else a known path.
+    """The font file the screens use: ``[ui] font``, else a known path, else fontconfig.
 
-    Raises :class:`FontError` naming the key or the package to install.
+    The known Debian paths come before asking fontconfig: the same package gives
+    the same font (and layout) on every device, and a stat is much quicker
+    than running ``fc-match`` at every start. Raises :class:`FontError` naming
+    the key or the package to install.
     """
     if configured:
         path = os.path.expanduser(configured)
@@ -71,13 +74,13 @@ def find_cjk_font(configured: str = "", *, known_paths: Iterable[str] = KNOWN_PA
         if not path.lower().endswith(_KIVY_FONT_SUFFIXES):
             raise FontError(f"[ui] font: {configured!r} is not a .ttf, .ttc or .otf file")
         return path
+    for path in known_paths:
+        if os.path.isfile(path):
+            return path
     if use_fontconfig:
         found = fontconfig_cjk()
         if found and found.lower().endswith(_KIVY_FONT_SUFFIXES):
             return found
-    for path in known_paths:
-        if os.path.isfile(path):
-            return path
     raise FontError(f"no Chinese (CJK) font found; install one with "
                     f"'apt install {DEBIAN_PACKAGE}' or set [ui] font to a .ttf/.ttc file")
 

@@ -89,3 +89,9 @@ def test_app_refuses_to_start_without_a_font(tmp_path, monkeypatch):
             app_module.KioskApp(cfg, device)
     finally:
         device.close()
+
+
+def test_fontconfig_finds_a_font_when_no_known_path_exists(tmp_path):
+    found = find_cjk_font("", known_paths=[str(tmp_path / "none.ttc")])
+    assert found.endswith((".ttf", ".ttc", ".otf"))
+    assert found == fonts.fontconfig_cjk()

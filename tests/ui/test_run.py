@@ -40,7 +40,8 @@ def test_kiosk_run_shows_the_screens_and_stops_on_sigterm(tmp_path):
             lines.append(line)
             if "screens up" in line:
                 break
-        assert any("screens up" in ln for ln in lines), "".join(lines)
+        up = [ln for ln in lines if "screens up" in ln]
+        assert up and "800x480" in up[0], "".join(lines)
         proc.send_signal(signal.SIGTERM)
         rest = proc.stderr.read()
         assert proc.wait() == 0, rest
@@ -56,3 +57,24 @@ def test_kiosk_run_without_a_cjk_font_is_one_clear_error(tmp_path):
     assert proc.returncode == 1
     lines = err.strip().splitlines()
     assert lines[-1].startswith("kiosk: error: [ui] font:"), err
+
+
+def test_kiosk_window_settings(tmp_path, kivy_window):
+    from kivy.config import Config
+
+    from kiosk.config import DEVICE_SCHEMA, parse
+    from kiosk.screens.app import configure_kivy
+
+    saved = {(s, k): Config.get(s, k) for s, k in [("graphics", "fullscreen"), ("graphics", "width"),
+                                                   ("graphics", "height"), ("graphics", "show_cursor")]}
+    try:
+        configure_kivy(parse(DEVICE_SCHEMA, {"ui": {"fullscreen": True}}))
+        assert Config.get("graphics", "fullscreen") == "auto"
+        assert Config.get("graphics", "show_cursor") == "0"
+        assert Config.get("kivy", "exit_on_escape") == "0"
+        configure_kivy(parse(DEVICE_SCHEMA, {"ui": {"fullscreen": False, "size": "1280x800"}}))
+        assert Config.get("graphics", "fullscreen") == "0"
+        assert (Config.get("graphics", "width"), Config.get("graphics", "height")) == ("1280", "800")
+    finally:
+        for (section, key), value in saved.items():
+            Config.set(section, key, value)
