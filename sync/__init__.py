@@ -17,8 +17,4 @@ class TransportError(SyncError, OSError):
     because the server deduplicates by event id."""
 
 
-class TokenRejected(SyncError, PermissionError):
-    """The server refused the device token (401) or the device id (403)."""
-
-
-__all__ = ["SyncError", "TokenRejected", "TransportError"]
+__all__ = ["SyncError", "TransportError"]
