@@ -31,7 +31,6 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
-    elapsed: float = 0.0
     _json: Any = field(default=None, repr=False)
 
     def json(self) -> Any:
@@ -105,7 +104,6 @@ class Client:
         }
         url = self.server + path
         t = timeout if timeout is not None else self.timeout
-        started = time.monotonic()
         try:
             resp = self.session.post(url, data=data, headers=headers, timeout=(t, t),
                                      verify=self.verify, allow_redirects=False)
@@ -119,8 +117,7 @@ class Client:
             raise TransportError(f"cannot reach {self.server}: {_root(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"broken answer from {self.server}: {_root(exc)}") from exc
-        return Reply(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, content,
-                     time.monotonic() - started)
+        return Reply(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, content)
 
     def close(self) -> None:
         self.session.close()
