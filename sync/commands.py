@@ -154,9 +154,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
         under_systemd = systemd.ready(f"uploading to {cfg.sync.server}")
         status_at = 0.0
         hung = False
+        opened = _identity(buf.path)
         while not stop.wait(1.0):
             if not all(w.is_alive() for w in workers):
                 log.critical("an uploader thread died; exiting so the service manager restarts it")
+                stop.set()
+                return 1
+            if _identity(buf.path) != opened:
+                # The device moved a damaged buffer aside and started a new file:
+                # a fresh process opens the new one.
+                log.error("the buffer file %s was replaced; exiting so the service manager "
+                          "restarts the uploader on the new file", buf.path)
                 stop.set()
                 return 1
             if time.monotonic() < uploader.alive_until:
@@ -180,6 +188,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         beat.client.close()
         if not any(t.name in ("upload", "heartbeat") and t.is_alive() for t in threading.enumerate()):
             buf.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _status_line(uploader, beat) -> str:

@@ -180,3 +180,35 @@ def test_sigterm_abandons_a_batch_in_flight_and_it_is_resent(server, tmp_path):
     assert buf.counts()["synced"] == 40
     assert set(server.deliveries.values()) == {2} and len(server.store) == 40
     buf.close()
+
+
+def test_exits_when_the_buffer_file_is_replaced(server, tmp_path):
+    path = tmp_path / "data" / "buffer.db"
+    Buffer(path).close()
+    env = dict(os.environ)
+    env.pop("KIOSK_CONFIG", None)
+    proc = subprocess.Popen(kiosk_cmd("sync", "--config", config(tmp_path, server.url)), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not server.heartbeats:
+            assert time.monotonic() < deadline, "the uploader did not start"
+            time.sleep(0.05)
+        # What the device does with a damaged buffer: move it aside, start a new file.
+        for suffix in ("", "-wal", "-shm"):
+            src = tmp_path / "data" / f"buffer.db{suffix}"
+            if src.exists():
+                src.rename(tmp_path / "data" / f"buffer.db.corrupt{suffix}")
+        fresh = Buffer(path)
+        fill(fresh, 2)
+        _out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    assert "was replaced" in err
+    # The restarted uploader works on the new file.
+    assert run_kiosk("sync", "--once", "--config", config(tmp_path, server.url)).returncode == 0
+    assert fresh.counts()["synced"] == 2
+    fresh.close()
