@@ -63,9 +63,9 @@ def shoot(size: str, out: Path) -> list[str]:
     root = app.mount()
     made = []
 
-    def snap(name: str) -> None:
+    def snap(name: str, language: str = "zh") -> None:
         settle(4)
-        path = out / f"{name}-{size}.png"
+        path = out / f"{name}_{language}_{size}.png"
         root.export_to_png(str(path))
         made.append(path.name)
 
@@ -98,10 +98,10 @@ def shoot(size: str, out: Path) -> list[str]:
     app.close_maintenance()
     app.set_language("en")
     device.trigger("2026120100124", "A013").result()
-    snap("rating-en")
+    snap("rating", "en")
     device.press(4, "touch").result()
     device.select_reasons(["109"]).result()
-    snap("reasons-en")
+    snap("reasons", "en")
     app.unmount()
     device.close()
     return made

@@ -78,3 +78,15 @@ def test_kiosk_window_settings(tmp_path, kivy_window):
     finally:
         for (section, key), value in saved.items():
             Config.set(section, key, value)
+
+
+def test_screenshot_tool_makes_every_screen(tmp_path):
+    env = dict(os.environ, LP_NUM_THREADS="0", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "screenshots.py"), "--out", str(tmp_path),
+                           "--size", "800x480"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.png"))
+    screens = ("idle", "rating", "reasons", "thanks", "out_of_order", "pin", "technician")
+    assert names == sorted([f"{s}_zh_800x480.png" for s in screens]
+                           + ["rating_en_800x480.png", "reasons_en_800x480.png"])
+    assert all((tmp_path / n).stat().st_size > 8000 for n in names), "not blank"
