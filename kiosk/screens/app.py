@@ -173,7 +173,6 @@ class KioskApp(App):
         self.view = None
         self.screens: Screens | dict = {}
         self._prepare_event = None
-        self._corner_touch = None
         self._corner_since: float | None = None
         self._last_touch = self.clock.monotonic()
         self._maintenance_timeout = MAINTENANCE_TIMEOUT
@@ -372,14 +371,12 @@ class KioskApp(App):
         self._last_touch = self.clock.monotonic()
 
     def corner_down(self, touch) -> None:
-        self._corner_touch = touch
         self._corner_since = self.clock.monotonic()
 
     def corner_up(self, touch) -> None:
         if self._corner_since is not None and self.clock.monotonic() - self._corner_since >= LONG_PRESS_SECONDS:
             self.open_pin()
         self._corner_since = None
-        self._corner_touch = None
 
     def open_pin(self) -> None:
         pin = self.screens["pin"]
