@@ -12,12 +12,13 @@ all see the same disk and CPU weather:
 * raw commit: a plain sqlite3 INSERT + COMMIT of the same event into the
   same table with the same pragmas — the durability alone.
 
-``ratio`` = kiosk median / echo median (the transport baseline; it has no
-target because it is mostly the disk's fsync time, which the echo does not pay);
-``floor_ratio`` = kiosk median / (echo median + commit median): how close the
-kiosk gets to the sum of the two things it cannot avoid; ``overhead_median_ms``
-= median over frames of (kiosk − echo − commit), the kiosk's own cost
-(parsing, two thread hand-offs, the session, the event).
+``ratio`` = kiosk median / echo median. It is mostly the disk: the echo pays
+no fsync. The kiosk's own commit of each frame is timed too (its buffer's
+``append``), so ``nondisk_ratio`` = median over frames of (round trip − that
+frame's commit) / echo median: what the kiosk adds to the transport besides
+durability (parsing, the hand-off to the session's thread, the session, the
+event, the reply). The raw
+commit shows what the disk costs without the kiosk.
 """
 
 from __future__ import annotations
@@ -142,7 +143,19 @@ def main() -> int:
     echo = echo_server(echo_pty.path, stop)
     conn = raw_conn(tmp / "raw.db")
 
+    appends: list[float] = []  # the kiosk's own commit time, frame by frame
+    plain_append = device.buffer.append
+
+    def timed_append(event):
+        t0 = time.perf_counter()
+        try:
+            return plain_append(event)
+        finally:
+            appends.append((time.perf_counter() - t0) * 1000)
+
+    device.buffer.append = timed_append
     kiosk_pty.round_trip(b"KEY 1\n", b"ACK 1\r\n")  # one event to copy for the raw commit
+    appends.clear()
     sample = device.buffer.pending_batch(1)[0]
     payload = json.dumps(sample, ensure_ascii=False)
 
@@ -179,14 +192,17 @@ def main() -> int:
     assert counts["events_total"] == len(kiosk) + 1, counts
     assert health["acks"] == len(kiosk) + 1 and health["bad_frames"] == 0, health
 
+    # The kiosk's round trip minus its own commit of the same frame: everything but the disk.
+    nondisk = [k - a for k, a in zip(kiosk, appends)]
     rows = [("raw pty echo round trip (baseline)", base), ("raw sqlite insert+commit", commit),
-            ("KEY → ACK through the kiosk", kiosk)]
+            ("KEY → ACK through the kiosk", kiosk), ("  of which the kiosk's commit", appends),
+            ("  of which everything else", nondisk)]
     print(f"serial round trip, {len(kiosk)} frames per path, disk {tmp}")
     print(f"{'path':<40}{'median ms':>12}{'p99 ms':>10}{'max ms':>10}")
     for name, vals in rows:
         print(f"{name:<40}{statistics.median(vals):>12.3f}{pct(vals, 99):>10.3f}{max(vals):>10.3f}")
     km, bm, cm = statistics.median(kiosk), statistics.median(base), statistics.median(commit)
-    overhead = statistics.median(k - b - c for k, b, c in zip(kiosk, base, commit))
+    nm = statistics.median(nondisk)
     result = {
         "bench": "serial",
         "what": "KEY frame written → ACK read back over a pty (SerialSource + Device + Buffer)",
@@ -195,19 +211,20 @@ def main() -> int:
         "baseline": "raw pty echo round trip, same pty and pyserial read pattern",
         "baseline_median_ms": round(bm, 4),
         "baseline_p99_ms": round(pct(base, 99), 4),
-        "commit_median_ms": round(cm, 4),
-        "commit_p99_ms": round(pct(commit, 99), 4),
-        "overhead_median_ms": round(overhead, 4),
+        "kiosk_commit_median_ms": round(statistics.median(appends), 4),
+        "raw_commit_median_ms": round(cm, 4),
+        "raw_commit_p99_ms": round(pct(commit, 99), 4),
+        "nondisk_median_ms": round(nm, 4),
+        "nondisk_p99_ms": round(pct(nondisk, 99), 4),
         "ratio": round(km / bm, 3),
-        "floor_ratio": round(km / (bm + cm), 3),
-        "target_floor_ratio": 1.5,
-        "target_overhead_median_ms": 0.5,
+        "nondisk_ratio": round(nm / bm, 3),
+        "target_nondisk_ratio": 4.0,
         "target_p99_ms": 50.0,
         "n": len(kiosk),
     }
-    print(f"kiosk's own cost per frame (median of kiosk - echo - commit): {result['overhead_median_ms']} ms")
-    print(f"ratio to echo {result['ratio']}; to echo+commit {result['floor_ratio']} (target ≤ 1.5); "
-          f"p99 {result['p99_ms']} ms (target ≤ 50)")
+    print(f"ratio to the echo {result['ratio']} (mostly the fsync the echo does not pay); "
+          f"without the kiosk's own commit {result['nondisk_ratio']} (target ≤ 4: a thread hand-off, "
+          f"parsing, the session); p99 {result['p99_ms']} ms (target ≤ 50)")
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -2,8 +2,11 @@
 
 The source owns two threads: a reader (opens the port, reconnects, parses
 lines with :mod:`kiosk.hardware.protocol` and hands presses and triggers to the
-device) and a writer (sends ``ACK``/``NAK``/``PROMPT``/``IDLE``), so neither a
-slow port nor an unplugged cable ever blocks the session's thread.
+device) and a writer (``PROMPT``/``IDLE``, and any reply the port cannot take
+at once), so neither a slow port nor an unplugged cable ever blocks the
+session's thread. An ``ACK``/``NAK`` is written straight from the session's
+thread when the port's (non-blocking) descriptor takes it whole and nothing is
+queued before it; otherwise it goes to the writer, in order.
 
 * ``KEY n`` → ``device.press(position, "serial")``; the answer goes back only
   when the session has answered: ``ACK n`` once the rating is durable in the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -79,6 +83,8 @@ class SerialSource(Source):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._io_lock = threading.Lock()  # a write never races the port being closed
+        self._queued = 0                  # items handed to the writer and not yet written
+        self._qlock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -124,7 +130,7 @@ class SerialSource(Source):
                 return
             self._announced = key
             self._state_text = text
-        self._out.put(("state", key, text))
+        self._put(("state", key, text))
 
     def _initial_view(self, fut) -> None:
         if fut.exception() is None:
@@ -147,9 +153,34 @@ class SerialSource(Source):
         self._send(f"NAK {n} {reason}", with_sum)
 
     def _send(self, text: str, with_sum: bool | None = None) -> None:
+        """Send a reply: written at once when the port takes it without waiting and
+        nothing is queued before it, else handed to the writer thread (in order)."""
         if with_sum is None:
             with_sum = self._panel_checksum
-        self._out.put(protocol.encode(text, with_checksum=with_sum))
+        data = protocol.encode(text, with_checksum=with_sum)
+        if self._io_lock.acquire(blocking=False):
+            try:
+                with self._qlock:
+                    idle = self._queued == 0
+                ser = self._ser
+                fd = getattr(ser, "fd", None)
+                if idle and fd is not None and ser.is_open:
+                    data = data[os.write(fd, data):]  # the port's fd is non-blocking
+                    if not data:
+                        return
+            except BlockingIOError:
+                pass
+            except OSError as exc:  # the reader notices a lost port and reconnects
+                log.debug("serial panel: write of %r failed: %s", data, exc)
+                return
+            finally:
+                self._io_lock.release()
+        self._put(data)
+
+    def _put(self, item) -> None:
+        with self._qlock:
+            self._queued += 1
+        self._out.put(item)
 
     # --- reader thread ----------------------------------------------------------
 
@@ -176,7 +207,7 @@ class SerialSource(Source):
                     self._ser = ser
                     self.connected = True
                 log.info("serial panel connected on %s (%d baud)", self.port, self.baudrate)
-                self._out.put(_CONNECTED)
+                self._put(_CONNECTED)
             try:
                 data = ser.read(ser.in_waiting or 1)
             except (serial.SerialException, OSError, TypeError, ValueError) as exc:
@@ -233,32 +264,39 @@ class SerialSource(Source):
     # --- writer thread ------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        sent_state, sent_on = None, None  # the state line last sent, and on which connection
+        state = {"sent": None, "on": None}  # the state line last sent, and on which connection
         while True:
             item = self._out.get()
             if item is _STOP:
                 return
-            ser = self._ser
-            if item is _CONNECTED or isinstance(item, tuple):
-                # The state: once per change, and once per (re)connect.
-                if item is _CONNECTED:
-                    with self._lock:
-                        key, text = self._announced, self._state_text
-                else:
-                    _, key, text = item
-                if text is None or ser is None or (key == sent_state and sent_on is ser):
-                    continue
-                sent_state, sent_on = key, ser
-                item = protocol.encode(text, with_checksum=self._panel_checksum)
-            if ser is None:
-                log.debug("serial panel not connected; dropped %r", item)
-                continue
             try:
-                with self._io_lock:
-                    if ser.is_open:
-                        ser.write(item)
-            except Exception as exc:  # noqa: BLE001 - the reader notices a lost port and reconnects
-                log.debug("serial panel: write of %r failed: %s", item, exc)
+                self._write_item(item, state)
+            finally:
+                with self._qlock:
+                    self._queued -= 1
+
+    def _write_item(self, item, state: dict) -> None:
+        ser = self._ser
+        if item is _CONNECTED or isinstance(item, tuple):
+            # The state: once per change, and once per (re)connect.
+            if item is _CONNECTED:
+                with self._lock:
+                    key, text = self._announced, self._state_text
+            else:
+                _, key, text = item
+            if text is None or ser is None or (key == state["sent"] and state["on"] is ser):
+                return
+            state["sent"], state["on"] = key, ser
+            item = protocol.encode(text, with_checksum=self._panel_checksum)
+        if ser is None:
+            log.debug("serial panel not connected; dropped %r", item)
+            return
+        try:
+            with self._io_lock:
+                if ser.is_open:
+                    ser.write(item)
+        except Exception as exc:  # noqa: BLE001 - the reader notices a lost port and reconnects
+            log.debug("serial panel: write of %r failed: %s", item, exc)
 
     # --- state ----------------------------------------------------------------------
 

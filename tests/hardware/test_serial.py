@@ -245,3 +245,36 @@ def test_health_reaches_the_buffer_meta(serial_kiosk, clock):
     with Buffer(buffer_path(cfg)) as buf:
         hw = buf.get_meta("device.hardware")
     assert hw["serial"]["connected"] is True and hw["serial"]["bad_frames"] == 1 and hw["serial"]["last_hb"]
+
+
+def test_replies_keep_their_order_behind_queued_state_lines(serial_kiosk):
+    dev, src, panel, cfg = serial_kiosk()
+    panel.send("TRIG A1\nKEY 1\nTRIG A2\nKEY 2\n")
+    assert [panel.line() for _ in range(4)] == ["PROMPT", "ACK 1", "PROMPT", "ACK 2"]
+
+
+def test_reply_the_port_cannot_take_at_once_goes_through_the_writer(serial_kiosk, monkeypatch):
+    """A full transmit buffer (EAGAIN) or a short write on the session's thread:
+    the reply (or its rest) is handed to the writer thread and arrives whole."""
+    dev, src, panel, cfg = serial_kiosk()
+    real_write = os.write
+    calls = []
+
+    def write(fd, data):
+        if threading.current_thread().name == "session":
+            calls.append(bytes(data))
+            if len(calls) == 1:
+                raise BlockingIOError(11, "Resource temporarily unavailable")
+            return real_write(fd, data[:2])  # a short write
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    panel.send("KEY 1\n")
+    assert panel.line() == "ACK 1"
+    panel.send("KEY 2\n")
+    assert panel.line() == "ACK 2"
+    assert calls == [b"ACK 1\r\n", b"ACK 2\r\n"]
+    monkeypatch.undo()
+    panel.send("KEY 3\n")
+    assert panel.line() == "ACK 3"
+    wait_for(lambda: src._queued == 0, what="the writer's queue drained")
