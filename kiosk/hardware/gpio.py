@@ -99,6 +99,8 @@ class GpioSource(Source):
             self.debouncers.append(Debouncer(self.debounce, self.stuck_seconds, pressed=bool(dev.is_active), t=now))
             dev.when_activated = self._callback(i, True)
             dev.when_deactivated = self._callback(i, False)
+            if bool(dev.is_active) != self.debouncers[i].raw:  # changed while being wired up
+                self._callback(i, bool(dev.is_active))()
         self._stopping = False
         if self.threaded:
             self._thread = threading.Thread(target=self._run, name="gpio", daemon=True)
