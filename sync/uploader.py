@@ -29,6 +29,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +135,7 @@ class Uploader:
     def __init__(self, buffer: Buffer, client: Client, *, device_id: str, batch_size: int = 200,
                  clock=None, backoff: Backoff | None = None, poll_interval: float = 0.25,
                  recheck_interval: float = 30.0, token_source=None,
-                 monotonic: Callable[[], float] | None = None):
+                 monotonic: Callable[[], float] | None = None, pipeline: int = 20):
         self.buffer = buffer
         self.client = client
         self.device_id = device_id
@@ -151,6 +152,9 @@ class Uploader:
         self._error_recorded = False
         self.verdicts: Counter = Counter()  # accepted/duplicate/rejected since start
         self._ok_written = -1.0
+        self.pipeline = pipeline
+        self._http: ThreadPoolExecutor | None = None
+        self._stop_event: threading.Event | None = None
         self.alive_until = float("inf")
 
     # --- one request ------------------------------------------------------------
@@ -199,10 +203,14 @@ class Uploader:
     # --- one round ----------------------------------------------------------------
 
     def step(self) -> Step:
-        """Upload the oldest pending batch (splitting it on 413) and record the verdicts."""
+        """Upload the oldest pending batch (splitting it on 413) and record the
+        verdicts. A full batch starts the backlog path, which sends up to
+        ``pipeline`` batches in this round (0 or 1 = one batch per round)."""
         events = self.buffer.pending_batch(self.limit)
         if not events:
             return Step("idle")
+        if self.pipeline > 1 and len(events) == self.limit:
+            return self._backlog(events)
         sent, verdict = self._upload(events)
         return self._conclude(sent, verdict)
 
@@ -219,12 +227,16 @@ class Uploader:
         self._error(verdict.error, delay)
         return Step("failed", sent=sent, delay=delay, error=verdict.error)
 
-    def _upload(self, events: list[dict[str, Any]]) -> tuple[int, Verdict | None]:
-        """Send ``events``; returns (how many got a verdict, the failing Verdict or None)."""
-        verdict = self.send(events)
+    def _record(self, verdict: Verdict) -> None:
+        self.buffer.mark_results(verdict.results)
+        self.verdicts.update(status for _, status, _ in verdict.results)
+
+    def _upload(self, events: list[dict[str, Any]], verdict: Verdict | None = None) -> tuple[int, Verdict | None]:
+        """Send ``events`` (unless ``verdict`` is already their answer); returns
+        (how many got a verdict, the failing Verdict or None)."""
+        verdict = verdict or self.send(events)
         if verdict.kind == "ok":
-            self.buffer.mark_results(verdict.results)
-            self.verdicts.update(status for _, status, _ in verdict.results)
+            self._record(verdict)
             return len(events), None
         if verdict.kind != "too_large":
             return 0, verdict
@@ -244,8 +256,55 @@ class Uploader:
         more, failed = self._upload(events[half:])
         return done + more, failed
 
+    def _backlog(self, cur: list[dict[str, Any]]) -> Step:
+        """Drain a backlog with batch N+1's request on the wire while batch N's
+        verdicts are written and batch N+2 is read from the buffer.
+
+        Still one request at a time and in order: batch N+1 is sent only after
+        batch N's 200 came back. A failure ends the round exactly as in the
+        plain path (nothing of the failed batch is marked)."""
+        if self._http is None:
+            self._http = ThreadPoolExecutor(1, thread_name_prefix="upload-http")
+        sent = 0
+        batches = 1
+        fut = self._http.submit(self.send, cur)
+        try:
+            while True:
+                nxt: list[dict[str, Any]] = []
+                if len(cur) == self.limit and batches < self.pipeline and not self._stopping():
+                    ids = {e["id"] for e in cur}
+                    nxt = [e for e in self.buffer.pending_batch(self.limit + len(cur))
+                           if e["id"] not in ids][:self.limit]
+                verdict = fut.result()
+                self._expect(4 * self.client.timeout + 20.0)  # each batch of the round is progress
+                if verdict.kind != "ok":
+                    done, failed = self._upload(cur, verdict)
+                    return self._conclude(sent + done, failed)
+                if nxt:
+                    fut = self._http.submit(self.send, nxt)
+                    batches += 1
+                self._record(verdict)
+                sent += len(cur)
+                if not nxt:
+                    return self._conclude(sent, None)
+                self._ok()
+                cur = nxt
+        finally:
+            # Never leave a request unobserved on the wire: the next one must follow it.
+            if not fut.done():
+                try:
+                    fut.result()
+                except Exception:
+                    pass
+
+    def _stopping(self) -> bool:
+        return self._stop_event is not None and self._stop_event.is_set()
+
     def close(self) -> None:
-        """Release the HTTP session."""
+        """Release the HTTP session and the request thread."""
+        if self._http is not None:
+            self._http.shutdown(wait=True)
+            self._http = None
         self.client.close()
 
     # --- state -------------------------------------------------------------------
@@ -313,6 +372,7 @@ class Uploader:
         """Upload until ``stop`` is set. ``wait(seconds)`` sleeps and returns
         True when it is time to stop (default: ``stop.wait``)."""
         raw_wait = wait or stop.wait
+        self._stop_event = stop
 
         def wait(seconds: float) -> bool:
             self._expect(seconds)

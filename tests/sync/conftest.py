@@ -90,6 +90,8 @@ class ScriptedServer:
         self.batch_gate: threading.Event | None = None
         self.lock = threading.Lock()
         self.hang_seconds = 5.0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._stopping = threading.Event()
         server = self
 
@@ -159,6 +161,17 @@ class ScriptedServer:
             return self.respond(h, 404, {"detail": "not found"})
         if self.batch_gate is not None:
             self.batch_gate.wait(30)
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            time.sleep(0.002)  # long enough for a second request in flight to overlap
+            self.batch(h, body, action)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def batch(self, h: BaseHTTPRequestHandler, body: dict, action) -> None:
         self.batches.append(body)
         events = body["events"]
         if isinstance(action, tuple) and action[0] == "status":
@@ -253,8 +266,9 @@ def waits() -> Waits:
 
 @pytest.fixture
 def make_uploader(buf):
-    """make_uploader(server_url, **kw) → an Uploader on ``buf`` with a 1 s timeout
-    and a deterministic backoff (rng = 0.5)."""
+    """make_uploader(server_url, **kw) → an Uploader on ``buf`` with a 1 s timeout,
+    a deterministic backoff (rng = 0.5) and one batch per step unless
+    ``pipeline=N`` is given."""
     made = []
 
     def make(url: str, *, token: str = "tok", timeout: float = 1.0, batch_size: int = 100,
@@ -262,6 +276,7 @@ def make_uploader(buf):
         client = Client(url, token, timeout=timeout)
         kw.setdefault("backoff", Backoff(base=1.0, cap=180.0, rng=lambda: 0.5))
         kw.setdefault("clock", FakeClock())
+        kw.setdefault("pipeline", 0)
         up = Uploader(buffer or buf, client, device_id="test-dev", batch_size=batch_size, **kw)
         made.append(up)
         return up

@@ -16,11 +16,12 @@ def _ids(f):
     return f if isinstance(f, str) else f"status-{f[1]}"
 
 
+@pytest.mark.parametrize("pipeline", [0, 20], ids=["plain", "backlog"])
 @pytest.mark.parametrize("fault", FAULTS, ids=_ids)
-def test_fault_marks_nothing_then_recovers(fault, server, buf, make_uploader):
+def test_fault_marks_nothing_then_recovers(fault, pipeline, server, buf, make_uploader):
     server.hang_seconds = 3.0
     events = fill(buf, 30)
-    up = make_uploader(server.url, batch_size=30, timeout=0.5)
+    up = make_uploader(server.url, batch_size=30, timeout=0.5, pipeline=pipeline)
     server.script.append(fault)
 
     step = up.step()
