@@ -57,7 +57,7 @@ MAINTENANCE = ("pin", "technician")
 STATE_KEYS = {state: f"state_{state.value}" for state in State}
 SCREEN_CLASSES = {cls.screen_name: cls for cls in (RatingScreen, IdleScreen, ReasonsScreen, ThanksScreen,
                                                    OutOfOrderScreen, PinScreen, TechnicianScreen)}
-#: Seconds after the start at which the screens not yet shown are made.
+#: Seconds after the first frame at which the screens not yet shown are made.
 PREPARE_AFTER = 0.5
 
 #: The hidden gesture: a press this long in the top-left corner opens the PIN pad.
@@ -224,9 +224,16 @@ class KioskApp(App):
                     on_request_close=self._on_request_close)
         self.device.start_sources()
         self.on_view(self.device.session.view())
-        self._prepare_event = Clock.schedule_once(self.prepare, PREPARE_AFTER)
+        Window.bind(on_flip=self._first_frame)
         log.info("screens up: window %s, %s mode, %dx%d, font %s", self.cfg.device.window, self.cfg.ui.mode,
                  *Window.size, self.font)
+
+    def _first_frame(self, *_) -> None:
+        from kivy.core.window import Window
+
+        Window.unbind(on_flip=self._first_frame)
+        if self._attached:
+            self._prepare_event = Clock.schedule_once(self.prepare, PREPARE_AFTER)
 
     def detach(self) -> None:
         if not self._attached:
@@ -238,7 +245,7 @@ class KioskApp(App):
             if event is not None:
                 event.cancel()
         Window.unbind(on_key_down=self._on_key_down, on_key_up=self._on_key_up,
-                      on_request_close=self._on_request_close)
+                      on_request_close=self._on_request_close, on_flip=self._first_frame)
         if self in self.device.listeners:
             self.device.listeners.remove(self)
 

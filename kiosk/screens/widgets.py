@@ -100,7 +100,9 @@ class Text(Label):
     def _fit(self, *_):
         from kivy.core.window import Window
         w, h = max(1, self.width), max(1, self.height)
-        self.text_size = (w, h)
+        # Wrap at the box's width; the label centres its texture in the box, so
+        # the texture is only as tall as the text (not a mostly empty box).
+        self.text_size = (w, None)
         # Whole pixel sizes only: the text renderer opens (and keeps) one font
         # object per distinct size, so fractional sizes would cost time and memory.
         size = max(self.MIN_SIZE, round(Window.height * self.rel_size))
