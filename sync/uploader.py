@@ -29,7 +29,6 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +128,33 @@ class Step:
     error: str = ""
 
 
+class _Request(threading.Thread):
+    """One request on a daemon thread (a process stopping on SIGTERM never
+    waits for it: an unanswered batch is simply sent again later)."""
+
+    def __init__(self, fn: Callable[[Any], Verdict], arg: Any):
+        super().__init__(name="upload-request", daemon=True)
+        self._fn, self._arg = fn, arg
+        self._result: Verdict | None = None
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._result = self._fn(self._arg)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self.is_alive()
+
+    def result(self) -> Verdict:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 class Uploader:
     """Drains one buffer to one server (see the module docstring)."""
 
@@ -153,7 +179,6 @@ class Uploader:
         self.verdicts: Counter = Counter()  # accepted/duplicate/rejected since start
         self._ok_written = -1.0
         self.pipeline = pipeline
-        self._http: ThreadPoolExecutor | None = None
         self._stop_event: threading.Event | None = None
         self.alive_until = float("inf")
 
@@ -263,11 +288,9 @@ class Uploader:
         Still one request at a time and in order: batch N+1 is sent only after
         batch N's 200 came back. A failure ends the round exactly as in the
         plain path (nothing of the failed batch is marked)."""
-        if self._http is None:
-            self._http = ThreadPoolExecutor(1, thread_name_prefix="upload-http")
         sent = 0
         batches = 1
-        fut = self._http.submit(self.send, cur)
+        fut = _Request(self.send, cur)
         try:
             while True:
                 nxt: list[dict[str, Any]] = []
@@ -281,7 +304,7 @@ class Uploader:
                     done, failed = self._upload(cur, verdict)
                     return self._conclude(sent + done, failed)
                 if nxt:
-                    fut = self._http.submit(self.send, nxt)
+                    fut = _Request(self.send, nxt)
                     batches += 1
                 self._record(verdict)
                 sent += len(cur)
@@ -301,10 +324,7 @@ class Uploader:
         return self._stop_event is not None and self._stop_event.is_set()
 
     def close(self) -> None:
-        """Release the HTTP session and the request thread."""
-        if self._http is not None:
-            self._http.shutdown(wait=True)
-            self._http = None
+        """Release the HTTP session."""
         self.client.close()
 
     # --- state -------------------------------------------------------------------
