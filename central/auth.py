@@ -225,6 +225,7 @@ def login(engine: Engine, username: str, password: str, hours: float) -> tuple[U
     token = new_token(SESSION_TOKEN_PREFIX)
     expires = utcnow() + timedelta(hours=hours)
     with write_tx(engine) as conn:
+        conn.execute(sessions.delete().where(sessions.c.expires_at <= utcnow()))  # keep the table small
         conn.execute(sessions.insert().values(token_hash=token_hash(token), user_id=row.id,
                                               created_at=utcnow(), expires_at=expires))
     return User(row.id, row.username, row.role), token, expires

@@ -114,3 +114,28 @@ def test_repeated_failed_logins_are_refused_for_a_while(api):
     other = "ok-" + uuid.uuid4().hex[:6]
     add_user(api.db_url, other, PASSWORD, "viewer")
     assert requests.post(url, json={"username": other, "password": PASSWORD}, timeout=10).status_code == 200
+
+
+def test_expired_sessions_are_refused_and_cleared(api):
+    from datetime import datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from central.auth import token_hash
+    from central.db import engine_for, sessions, users, write_tx
+
+    name = "ex-" + uuid.uuid4().hex[:6]
+    add_user(api.db_url, name, PASSWORD, "viewer")
+    engine = engine_for(api.db_url)
+    with write_tx(engine) as conn:
+        uid = conn.execute(sa.select(users.c.id).where(users.c.username == name)).scalar_one()
+        conn.execute(sessions.insert().values(token_hash=token_hash("ks_old"), user_id=uid,
+                                              created_at=datetime(2026, 1, 1),
+                                              expires_at=datetime.utcnow() - timedelta(minutes=1)))
+    assert requests.get(api.url + "/api/v1/me", headers={"Authorization": "Bearer ks_old"},
+                        timeout=10).status_code == 401
+    assert requests.post(api.url + "/api/v1/login", json={"username": name, "password": PASSWORD},
+                         timeout=10).status_code == 200
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sessions)
+                            .where(sessions.c.token_hash == token_hash("ks_old"))).scalar_one() == 0
