@@ -320,8 +320,21 @@ class KioskApp(App):
         card.show(staff_name or self.tr("staff_unknown"),
                   self.tr("staff_no", no=staff_no) if staff_no else "", self.photo_for(staff_no))
 
+    def on_settings(self, extras: dict) -> None:
+        """Remote settings arrived (on the session's thread): language and staff photo."""
+        if extras.get("language") and extras["language"] != self.language:
+            self.set_language(extras["language"])
+        elif self.view is not None:
+            for name in SCREEN_FOR_STATE.values():
+                self.screens[name].show(self.device.session.view())
+
     def photo_for(self, staff_no: str) -> str | None:
-        """``<data_dir>/staff/<工号>.png|jpg``, else ``[staff] photo`` for the configured staff."""
+        """The remote settings' photo for the staff on duty, else
+        ``<data_dir>/staff/<工号>.png|jpg``, else ``[staff] photo`` for the configured staff."""
+        remote_photo = self.device.extras.get("staff_photo")
+        if (staff_no and staff_no == self.device.session.window.staff_no and remote_photo
+                and Path(remote_photo).is_file()):
+            return remote_photo
         if staff_no:
             folder = data_dir(self.cfg) / "staff"
             for ext in ("png", "jpg", "jpeg"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
-from ..levels import LEVELS
+from ..levels import LEVELS, REASON_BY_CODE
 from ..session import State
 from .base import KioskScreen, countdown, park, unpark
 from .i18n import reason_label
@@ -57,21 +57,24 @@ class ReasonsScreen(KioskScreen):
         self.chips: list[Chip] = []
         self.level = None
 
-    def prepare(self, level=None) -> None:
-        """Make the chip grid of ``level`` (of every level when None), parked out of sight."""
+    def prepare(self, level=None, codes: tuple[str, ...] | None = None) -> None:
+        """Make the chip grid of ``level`` (of every level when None) offering ``codes``
+        (default: the whole national list), parked out of sight."""
         for lv in ([level] if level is not None else LEVELS):
-            if lv in self.grids:
+            offered = codes or tuple(r.code for r in lv.reasons)
+            key = (lv, offered)
+            if key in self.grids:
                 continue
             grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64), pos_hint={"center_x": 0.5, "y": 0.18})
             chips = []
-            for reason in lv.reasons:
+            for reason in (REASON_BY_CODE[c] for c in offered):
                 chip = Chip(reason.code, reason_label(reason, self.app.language), LEVEL_COLOURS[lv])
                 chip.reason = reason
                 chip.bind(on_release=self._chip_released)
                 chips.append(chip)
                 grid.add_widget(chip)
-            self.grids[lv] = grid
-            self.level_chips[lv] = chips
+            self.grids[key] = grid
+            self.level_chips[key] = chips
             self.layout.add_widget(grid)
             park(grid)
 
@@ -90,15 +93,16 @@ class ReasonsScreen(KioskScreen):
         if self.level is not None:
             self.title.text = self.tr("reasons_bad" if self.level.is_bad else "reasons_good")
 
-    def _set_level(self, level) -> None:
-        if level is self.level:
+    def _set_level(self, level, codes: tuple[str, ...] = ()) -> None:
+        key = (level, codes or tuple(r.code for r in level.reasons))
+        if level is self.level and self.grids.get(key) is self.grid:
             return
-        self.prepare(level)
+        self.prepare(level, key[1])
         if self.grid is not None:
             park(self.grid)
         self.level = level
-        self.grid = self.grids[level]
-        self.chips = self.level_chips[level]
+        self.grid = self.grids[key]
+        self.chips = self.level_chips[key]
         unpark(self.grid)
         colour = LEVEL_COLOURS[level]
         self.face.mood = LEVEL_MOODS[level]
@@ -111,7 +115,7 @@ class ReasonsScreen(KioskScreen):
     def show(self, view) -> None:
         if view.state is not State.REASONS or view.level is None:
             return
-        self._set_level(view.level)
+        self._set_level(view.level, tuple(view.offered_reasons))
         draft = set(view.reasons_draft)
         for chip in self.chips:
             want = "down" if chip.code in draft else "normal"
