@@ -264,6 +264,15 @@ class GpioSource(Source):
             self.led_mode = ("off",)
         return len(self.leds)
 
+    def test_leds(self, seconds: float = 0.3) -> threading.Thread:
+        """Cycle the LEDs once in the background (the technician screen must not
+        freeze); raises RuntimeError when the panel has no LEDs."""
+        if not self.leds:
+            raise RuntimeError("no LEDs configured ([hardware.gpio] leds)")
+        thread = threading.Thread(target=self.cycle_leds, args=(seconds,), name="led-test", daemon=True)
+        thread.start()
+        return thread
+
     # --- state ----------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
