@@ -71,11 +71,15 @@ def set_toml_keys(text: str, updates: dict[str, dict[str, str]]) -> str:
 
 
 def _write_private(path: Path, data: str) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600."""
+    """Write ``data`` to ``path`` atomically with mode 0600, owned (when run as
+    root) by the owner of the data directory: the service user must read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.")
     try:
         os.fchmod(fd, 0o600)
+        if os.geteuid() == 0:
+            st = path.parent.stat()
+            os.fchown(fd, st.st_uid, st.st_gid)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)
             f.flush()
@@ -138,7 +142,10 @@ def provision(server: str, code: str, config_path: str | os.PathLike | None = No
     tmp = path.with_name(f".{path.name}.provision")
     tmp.write_text(text, encoding="utf-8")
     if path.exists():
-        os.chmod(tmp, path.stat().st_mode & 0o777)
+        st = path.stat()
+        os.chmod(tmp, st.st_mode & 0o777)
+        if os.geteuid() == 0:
+            os.chown(tmp, st.st_uid, st.st_gid)  # `sudo kiosk provision` keeps the service user's file
     os.replace(tmp, path)
     return {"config": str(path), "token_file": str(token_path), "device_id": got["device_id"],
             "window": got.get("window", ""), "section": got.get("section", ""), "server": server.rstrip("/")}

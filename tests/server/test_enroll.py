@@ -91,3 +91,24 @@ def test_provision_unreachable_server(tmp_path, capsys):
 ])
 def test_set_toml_keys(before, after):
     assert set_toml_keys(before, {"device": {"id": "d"}}) == after
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ownership can only be given away as root")
+def test_provision_as_root_keeps_the_service_users_ownership(api, tmp_path):
+    """`sudo kiosk provision` must leave the config and token readable by the service user."""
+    uid, gid = 4321, 4322
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, uid, gid)
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(f'[device]\ndata_dir = "{data}"\n', encoding="utf-8")
+    os.chown(cfg, uid, gid)
+    os.chmod(cfg, 0o640)
+    device_id = "kiosk-" + uuid.uuid4().hex[:6]
+    code = _kiosk("admin", "enroll-code", "--db", api.db_url, "--device-id", device_id).stdout.strip()
+    assert kiosk_main(["provision", "--server", api.url, "--code", code, "--config", str(cfg)]) == 0
+    token = data / "token"
+    assert (token.stat().st_uid, token.stat().st_gid) == (uid, gid)
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert (cfg.stat().st_uid, cfg.stat().st_gid) == (uid, gid)
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o640
