@@ -261,9 +261,12 @@ class Buffer:
         try:
             with self._lock, self.db.atomic():
                 if synced:
-                    cur = self.conn.executemany(
-                        "UPDATE events SET state = 'synced', synced_at = ? WHERE id = ? AND state = 'pending'",
-                        synced)
+                    # one statement for the whole batch: a 500-event batch costs one b-tree walk per id,
+                    # not 500 statement round trips
+                    cur = self.conn.execute(
+                        "UPDATE events SET state = 'synced', synced_at = ? WHERE state = 'pending' "
+                        "AND id IN (SELECT value FROM json_each(?))",
+                        (now, json.dumps([event_id for _, event_id in synced])))
                     counts["synced"] = cur.rowcount
                 if rejected:
                     cur = self.conn.executemany(
