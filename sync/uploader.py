@@ -47,6 +47,9 @@ MAX_RETRY_AFTER = 3600.0
 OK_META_EVERY = 1.0
 #: While stopped by 401/403, try again this often in case the token was restored.
 STOPPED_RETRY = 3600.0
+SYNC_REQUESTED = "sync.requested"
+#: A backoff longer than this is cut short by a "sync now" within this many seconds.
+REQUEST_CHECK = 5.0
 
 
 class Backoff:
@@ -181,6 +184,7 @@ class Uploader:
         self.pipeline = pipeline
         self._stop_event: threading.Event | None = None
         self.alive_until = float("inf")
+        self._last_request = self._read_request()
 
     # --- one request ------------------------------------------------------------
 
@@ -381,6 +385,37 @@ class Uploader:
                 return True
         return self.monotonic() - self._stopped_at >= STOPPED_RETRY
 
+    # --- "sync now" from the technician screen ---------------------------------------
+
+    def _read_request(self) -> Any:
+        try:
+            return self.buffer.get_meta(SYNC_REQUESTED)
+        except (OSError, sqlite3.Error):
+            return None
+
+    def requested(self) -> bool:
+        """True once for each new "sync now" (buffer meta ``sync.requested``,
+        written by the device process)."""
+        current = self._read_request()
+        if current is not None and current != self._last_request:
+            self._last_request = current
+            log.info("sync requested at the device (%s): trying now", current)
+            return True
+        return False
+
+    def _pause(self, seconds: float, wait: Callable[[float], bool]) -> bool:
+        """Wait ``seconds`` (a backoff), in slices of at most REQUEST_CHECK so a
+        "sync now" cuts it short; True when stopping."""
+        remaining = seconds
+        while remaining > 0:
+            step = min(remaining, REQUEST_CHECK)
+            if wait(step):
+                return True
+            remaining -= step
+            if remaining > 0 and self.requested():
+                return False
+        return False
+
     # --- loops -------------------------------------------------------------------
 
     def _expect(self, seconds: float) -> None:
@@ -402,7 +437,7 @@ class Uploader:
         round_time = 4 * self.client.timeout + 20.0
         seen = -1
         while not stop.is_set():
-            if self.stopped is not None and not self.may_resume():
+            if self.stopped is not None and not (self.may_resume() or self.requested()):
                 if wait(self.poll_interval * 4):
                     break
                 continue
@@ -420,7 +455,7 @@ class Uploader:
             if result.kind == "ok":
                 continue
             if result.kind == "failed":
-                if wait(result.delay):
+                if self._pause(result.delay, wait):
                     break
                 continue
             if result.kind == "idle" and self._idle(seen, wait):
@@ -433,7 +468,7 @@ class Uploader:
             if wait(self.poll_interval):
                 return True
             try:
-                if self.buffer.last_seq() != seen:
+                if self.buffer.last_seq() != seen or self.requested():
                     return False
             except (OSError, sqlite3.Error) as exc:
                 log.warning("cannot read the buffer: %s", exc)
