@@ -108,6 +108,9 @@ class Heartbeat:
         if 200 <= reply.status < 300:
             self.sent += 1
             self._settings(reply)
+            if self.uploader is not None and getattr(self.uploader, "backoff", None) is not None \
+                    and self.uploader.backoff.failures:
+                self.uploader.nudge()  # the network is back: the uploader need not sit out its backoff
             if self.last_error:
                 log.info("heartbeat delivered again")
             self.last_error = None

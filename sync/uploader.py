@@ -60,6 +60,7 @@ class Backoff:
         self.cap = cap
         self.rng = rng
         self.failures = 0
+        self.server_asked = False  # the last failure came with a Retry-After
 
     def ceiling(self) -> float:
         """The largest delay the next failure can draw."""
@@ -69,6 +70,7 @@ class Backoff:
         """Record a failure and return how long to wait before the next try."""
         ceiling = self.ceiling()
         self.failures += 1
+        self.server_asked = retry_after is not None
         if retry_after is not None:
             # The server said when; a little jitter keeps a hall of devices apart.
             wait = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
@@ -77,6 +79,7 @@ class Backoff:
 
     def success(self) -> None:
         self.failures = 0
+        self.server_asked = False
 
 
 class BadResponse(ValueError):
@@ -185,6 +188,7 @@ class Uploader:
         self._stop_event: threading.Event | None = None
         self.alive_until = float("inf")
         self._last_request = self._read_request()
+        self._nudged = threading.Event()
 
     # --- one request ------------------------------------------------------------
 
@@ -393,9 +397,19 @@ class Uploader:
         except (OSError, sqlite3.Error):
             return None
 
+    def nudge(self) -> None:
+        """The server answered someone else (the heartbeat): stop backing off."""
+        self._nudged.set()
+
     def requested(self) -> bool:
         """True once for each new "sync now" (buffer meta ``sync.requested``,
-        written by the device process)."""
+        written by the device process) and once after each :meth:`nudge`."""
+        if self._nudged.is_set():
+            self._nudged.clear()
+            # a wait the server asked for (Retry-After) is always honoured
+            if self.backoff.failures and not self.backoff.server_asked:
+                log.info("the server answers again: retrying now instead of backing off")
+                return True
         current = self._read_request()
         if current is not None and current != self._last_request:
             self._last_request = current
