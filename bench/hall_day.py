@@ -321,6 +321,9 @@ bind = "127.0.0.1:{self.api_port}"
                 if self.device.poll() is not None:
                     raise RuntimeError(f"device {self.device_id} exited: see {self.dir / 'device.log'}") from None
                 continue
+            if line is None:
+                log_tail = (self.dir / "device.log").read_text("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"device {self.device_id} exited at start:\n{log_tail}")
             if line.startswith("READY"):
                 break
         self._wait_api()
