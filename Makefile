@@ -1,9 +1,14 @@
-.PHONY: test bench bench-report demo
+# The project's virtualenv when there is one (./dev/test.sh or ./dev/demo.sh made it).
+PY := $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
+
+.PHONY: test bench bench-report hall-day demo
 test:
 	./dev/test.sh
 bench:
-	python bench/run_all.py
+	$(PY) bench/run_all.py
 bench-report:
-	python bench/run_all.py --report-only
+	$(PY) bench/run_all.py --report-only
+hall-day:
+	$(PY) bench/hall_day.py
 demo:
 	./dev/demo.sh

@@ -36,7 +36,7 @@ SCRIPTS = {
     "drain": [],
     "ui": [],
     "pages": [],
-    "hall_day": [],
+    "hall_day": ["--short", "--self-check"],
 }
 
 
@@ -50,6 +50,26 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def store(result: dict, command: str) -> dict:
+    result["date"] = dt.date.today().isoformat()
+    result["machine"] = machine()
+    result["command"] = command
+    RESULTS.mkdir(exist_ok=True)
+    name = result.get("bench", "unknown")
+    if result.get("db") and name.startswith("hall_day"):
+        name = f"{name}_{result['db']}"  # the full day runs once per database
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def store_log(path: str, command: str) -> dict:
+    """Keep the result of a run made by hand (its output saved in ``path``)."""
+    lines = [ln for ln in Path(path).read_text(encoding="utf-8").splitlines() if ln.strip().startswith("{")]
+    if not lines:
+        raise SystemExit(f"{path}: no JSON result line")
+    return store(json.loads(lines[-1]), command)
 
 
 def run(name: str, extra: list[str]) -> dict | None:
@@ -70,13 +90,7 @@ def run(name: str, extra: list[str]) -> dict | None:
     except (IndexError, json.JSONDecodeError):
         print(f"-- {name}: last line is not JSON")
         return None
-    result["date"] = dt.date.today().isoformat()
-    result["machine"] = machine()
-    result["command"] = " ".join(["python", f"bench/{name}.py", *extra])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{result.get('bench', name)}.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return result
+    return store(result, " ".join(["python", f"bench/{name}.py", *extra]))
 
 
 _HEADLINE = ("median_ms", "events_per_s", "p95_ms", "p99_ms", "median_s", "value")
@@ -150,8 +164,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--store-log", nargs=2, metavar=("LOG", "COMMAND"),
+                    help="keep the last JSON line of a saved run's output (e.g. the full hall day) as its result")
     args = ap.parse_args()
     failed = 0
+    if args.store_log:
+        store_log(*args.store_log)
+        args.report_only = True
     if not args.report_only:
         for name in args.names or list(SCRIPTS):
             if run(name, SCRIPTS.get(name, [])) is None and (HERE / f"{name}.py").exists():
