@@ -9,7 +9,7 @@ Two paths are measured:
 * threaded - the press handed from another thread (a GPIO/serial panel) to
   the device's worker thread and waited for.
 
-Rounds alternate between baseline and kiosk so both see the same disk weather.
+Baseline and kiosk alternate press by press so both see the same disk weather.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ def raw_conn(path):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--presses", type=int, default=3000)
-    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--dir", default=None, help="directory on the disk to measure (default: a temp dir)")
     args = ap.parse_args()
 
@@ -70,24 +69,22 @@ def main() -> int:
     payload = json.dumps(sample, ensure_ascii=False)
     created = sample["created_at"]
 
-    per_round = max(1, args.presses // args.rounds)
     base, kin, kth = [], [], []
-    for _ in range(args.rounds):
-        for _ in range(per_round):
-            t0 = time.perf_counter()
-            conn.execute("INSERT INTO events (id, type, created_at, payload, satisfaction, misuse) "
-                         "VALUES (?, 'rating', ?, ?, 5, 0)", (str(uuid.uuid4()), created, payload))
-            base.append((time.perf_counter() - t0) * 1000)
-        for i in range(per_round):
-            t0 = time.perf_counter()
-            out = inline.press(i % 5, "touch").result()
-            kin.append((time.perf_counter() - t0) * 1000)
-            assert out.stored
-        for i in range(per_round):
-            t0 = time.perf_counter()
-            out = threaded.press(i % 5, "gpio").result()
-            kth.append((time.perf_counter() - t0) * 1000)
-            assert out.stored
+    # Interleaved press by press, so the baseline and the kiosk see the same disk and CPU weather.
+    for i in range(args.presses):
+        t0 = time.perf_counter()
+        conn.execute("INSERT INTO events (id, type, created_at, payload, satisfaction, misuse) "
+                     "VALUES (?, 'rating', ?, ?, 5, 0)", (str(uuid.uuid4()), created, payload))
+        t1 = time.perf_counter()
+        out = inline.press(i % 5, "touch").result()
+        t2 = time.perf_counter()
+        assert out.stored
+        out = threaded.press(i % 5, "gpio").result()
+        t3 = time.perf_counter()
+        assert out.stored
+        base.append((t1 - t0) * 1000)
+        kin.append((t2 - t1) * 1000)
+        kth.append((t3 - t2) * 1000)
     threaded.close()
     inline.close()
 

@@ -36,6 +36,7 @@ from .exceptions import BufferCorruptError, BufferWriteError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per event
 SYNC_STATES = ("pending", "synced", "rejected")
 
 
@@ -213,7 +214,7 @@ class Buffer:
         Raises BufferWriteError when it is not durable; the caller must then
         NOT acknowledge the rating.
         """
-        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        payload = _ENCODE(event)
         is_rating = event["type"] == "rating"
         try:
             with self._lock:

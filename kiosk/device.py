@@ -50,7 +50,8 @@ class Device:
         self.extras: dict[str, Any] = {"language": cfg.ui.language, "staff_photo": cfg.staff.photo}
         if settings is None:
             settings = self._load_remote() or Settings.from_config(cfg)
-        self.session = Session(settings, self.buffer, self.clock, on_change=self._on_change)
+        # views are built only once someone listens (add_source / add_listener)
+        self.session = Session(settings, self.buffer, self.clock, on_change=None)
         self.sources: list = []
         self.listeners: list = []
         self._queue: collections.deque = collections.deque()
@@ -70,10 +71,12 @@ class Device:
 
     def add_source(self, source) -> None:
         self.sources.append(source)
+        self.session.on_change = self._on_change
 
     def add_listener(self, listener) -> None:
         """An object with optional ``on_view(view)`` / ``on_outcome(outcome)`` methods."""
         self.listeners.append(listener)
+        self.session.on_change = self._on_change
 
     def _targets(self):
         return self.sources + self.listeners
@@ -100,10 +103,9 @@ class Device:
 
     def submit(self, fn: Callable[..., Any], *args, **kwargs) -> Future:
         """Run ``fn(*args, **kwargs)`` on the session's thread; returns a Future."""
-        fut: Future = Future()
         if self._owner == threading.get_ident():
-            _run(fut, fn, args, kwargs)
-            return fut
+            return _Done.of(fn, args, kwargs)  # on the session's thread: run now, no locks
+        fut: Future = Future()
         with self._cv:
             self._queue.append((fut, fn, args, kwargs))
             self._cv.notify()
@@ -310,6 +312,40 @@ class Device:
             self.buffer.set_meta(key, value)
         except Exception as exc:
             log.warning("cannot record %s in the buffer: %s", key, exc)
+
+
+class _Done:
+    """An already-finished Future (what :meth:`Device.submit` returns on the
+    session's own thread): the same reading API, without the locks."""
+
+    __slots__ = ("_result", "_exc")
+
+    def __init__(self, result=None, exc: BaseException | None = None):
+        self._result, self._exc = result, exc
+
+    @classmethod
+    def of(cls, fn, args, kwargs) -> _Done:
+        try:
+            return cls(fn(*args, **kwargs))
+        except Exception as exc:  # handed to the caller, as a Future would
+            return cls(exc=exc)
+
+    def result(self, timeout: float | None = None):
+        if self._exc is not None:
+            raise self._exc
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._exc
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def add_done_callback(self, fn) -> None:
+        fn(self)
 
 
 def _run(fut: Future, fn, args, kwargs) -> None:
