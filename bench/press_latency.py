@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -26,27 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._common import pct, raw_conn  # noqa: E402
 from kiosk.config import DEVICE_SCHEMA, parse  # noqa: E402
 from kiosk.device import Device  # noqa: E402
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
-
-
-def raw_conn(path):
-    """A plain sqlite3 connection with the buffer's pragmas and the same table."""
-    import sqlite_utils
-
-    from kiosk.buffer import MIGRATIONS, SCHEMA_VERSION
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    db = sqlite_utils.Database(conn)
-    for v in range(1, SCHEMA_VERSION + 1):
-        MIGRATIONS[v](db)
-    return conn
 
 
 def main() -> int:

@@ -29,7 +29,6 @@ import os
 import pty
 import random
 import select
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -47,14 +46,10 @@ sys.path.insert(0, str(ROOT))
 
 import serial  # noqa: E402
 
+from bench._common import pct, raw_conn  # noqa: E402
 from kiosk.config import DEVICE_SCHEMA, parse  # noqa: E402
 from kiosk.device import Device  # noqa: E402
 from kiosk.hardware.serial import SerialSource  # noqa: E402
-
-
-def pct(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
 class Master:
@@ -109,19 +104,6 @@ def echo_server(path: str, stop: threading.Event) -> threading.Thread:
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return t
-
-
-def raw_conn(path):
-    import sqlite_utils
-
-    from kiosk.buffer import MIGRATIONS, SCHEMA_VERSION
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    db = sqlite_utils.Database(conn)
-    for v in range(1, SCHEMA_VERSION + 1):
-        MIGRATIONS[v](db)
-    return conn
 
 
 def main() -> int:

@@ -173,22 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     register(sub)
-    args = parser.parse_args(argv)
-    return _run(args)
+    from kiosk.cli import run_command
 
-
-def _run(args) -> int:
-    import os
-    import traceback
-
-    from kiosk.exceptions import KioskError
-
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except (KioskError, OSError) as exc:
-        if os.environ.get("KIOSK_DEBUG"):
-            traceback.print_exc()
-        print(f"kiosk: error: {exc}", file=sys.stderr)
-        return 1
+    return run_command(parser.parse_args(argv))
