@@ -463,7 +463,7 @@ class Uploader:
                 # The buffer itself failed (locked too long, disk trouble): wait and retry.
                 delay = self.backoff.failure()
                 log.error("buffer error while uploading: %s; retrying in %.1f s", exc, delay)
-                if wait(delay):
+                if self._pause(delay, wait):
                     break
                 continue
             if result.kind == "ok":
