@@ -659,7 +659,8 @@ def run_day(hall: Hall, db_url: str, server) -> int:
     at(0.35)
     proxy.set_cut(False)
     restored = time.monotonic()
-    marks = {w.device_id: _last_seq(w) for w in hall.windows}
+    # the network backlog: every window but the one whose disk is still full (it drains once space is back)
+    marks = {w.device_id: _last_seq(w) for w in hall.windows if not (disk_ok and w is victim_disk)}
     hall.fault("network_restored")
     if disk_ok:
         at(0.42)
