@@ -9,7 +9,6 @@ not on the number of ratings.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
+from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py uses it from here)
 from kiosk.levels import Level
 
 from .db import cases, rating_details, ratings, rollup_daily, rollup_monthly
@@ -163,16 +163,6 @@ def naive_query(conn: Connection, from_: date, to: date, *, group_by: str | None
 RATING_COLUMNS = ("id", "rated_at", "day", "device_id", "section", "window_no", "staff_no", "staff_name",
                   "satisfaction", "level", "misuse", "source", "channel", "project_no", "ticket_no",
                   "reasons", "comment", "phone", "case_id", "case_state")
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """``13812345678`` → ``138****5678``; shorter numbers keep only their last two digits."""
-    if not phone:
-        return phone
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) >= 11:
-        return digits[:3] + "****" + digits[-4:]
-    return "*" * max(len(digits) - 2, 1) + digits[-2:]
 
 
 def list_ratings(conn: Connection, from_: date | None, to: date | None, *, section=None, window=None,

@@ -116,17 +116,11 @@ def unrated(clock: Clock, window: Window, *, prompt_id: str, project_no: str | N
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """138****5678: the form in which a phone number may be shown."""
+    """The form in which a phone number may be shown (everywhere: device, API, pages):
+    ``13812345678`` → ``138****5678``; shorter numbers keep only their last two digits."""
     if not phone:
         return phone
     digits = re.sub(r"\D", "", phone)
-    if len(digits) >= 7:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:] if len(digits) > 7 else digits[:3] + "****"
-    return "*" * len(digits)
-
-
-def redact(event: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``event`` fit for a log or a screen: the phone masked."""
-    if event.get("phone"):
-        event = dict(event, phone=mask_phone(event["phone"]))
-    return event
+    if len(digits) >= 11:
+        return digits[:3] + "****" + digits[-4:]
+    return "*" * max(len(digits) - 2, 1) + digits[-2:]
