@@ -151,13 +151,22 @@ class EventError(ValueError):
     """One event is invalid; the message names the field."""
 
 
+_MISSING = object()
+#: a rating's text fields: (name, longest, may be null)
+_RATING_TEXT = (("window_no", 32, False), ("section", 64, False), ("staff_no", 32, False),
+                ("staff_name", 64, False), ("project_no", 64, True), ("ticket_no", 64, True),
+                ("prompt_id", 64, True))
+
+
 def _str(ev: dict, name: str, *, max_len: int, nullable: bool = False, optional: bool = False,
          default: str | None = None) -> str | None:
-    if name not in ev:
+    v = ev.get(name, _MISSING)
+    if v.__class__ is str and len(v) <= max_len and v.isascii() and "\x00" not in v:
+        return v  # the common case, checked first
+    if v is _MISSING:
         if optional or nullable:
             return default
         raise EventError(f"{name}: missing")
-    v = ev[name]
     if v is None and nullable:
         return None
     if not isinstance(v, str):
@@ -174,30 +183,36 @@ def _str(ev: dict, name: str, *, max_len: int, nullable: bool = False, optional:
     return v
 
 
+_TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
+
+
 def parse_time(value: Any, name: str = "created_at") -> datetime:
     """An RFC 3339 time with an offset (``2026-12-01T08:15:02.123Z``) as naive UTC."""
-    if not isinstance(value, str) or not re.fullmatch(
-            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", value):
+    m = _TIME_RE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
         raise EventError(f"{name}: expected an RFC 3339 UTC time like \"2026-12-01T08:15:02.123Z\", "
                          f"got {_show(value)}")
     text = value
-    m = re.search(r"\.(\d+)", text)
-    if m and len(m.group(1)) > 6:
-        text = text.replace(m.group(0), "." + m.group(1)[:6])
+    fraction = m.group(1)
+    if fraction and len(fraction) > 7:  # datetime keeps microseconds: cut the rest
+        text = value.replace(fraction, fraction[:7])
     try:
         t = datetime.fromisoformat(text)
     except ValueError:
         raise EventError(f"{name}: not a valid date/time: {_show(value)}") from None
-    t = t.astimezone(UTC).replace(tzinfo=None)
+    t = t.replace(tzinfo=None) if m.group(2) == "Z" else t.astimezone(UTC).replace(tzinfo=None)
     if not 2000 <= t.year <= 2200:
         raise EventError(f"{name}: year {t.year} is out of range 2000..2200")
     return t
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, check_circular=False)
+_sha256 = hashlib.sha256
+
+
 def canonical_hash(ev: dict) -> str:
-    """sha256 of the event's canonical JSON (sorted keys, no spaces)."""
-    text = json.dumps(ev, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    """sha256 of the event's canonical JSON (sorted keys, no spaces, ASCII)."""
+    return _sha256(_CANONICAL.encode(ev).encode("ascii")).hexdigest()
 
 
 @dataclass
@@ -245,12 +260,15 @@ def validate_event(ev: Any) -> Event:
             raise EventError(f"source: expected one of {', '.join(SOURCES)}, got {_show(src)}")
         f["source"] = src
         f["channel"] = _channel(ev, optional=False)
-        f["window_no"] = _str(ev, "window_no", max_len=32)
-        f["section"] = _str(ev, "section", max_len=64)
-        f["staff_no"] = _str(ev, "staff_no", max_len=32)
-        f["staff_name"] = _str(ev, "staff_name", max_len=64)
-        for name in ("project_no", "ticket_no", "prompt_id"):
-            f[name] = _str(ev, name, max_len=64, nullable=True)
+        get = ev.get
+        for name, max_len, nullable in _RATING_TEXT:
+            v = get(name)
+            if v.__class__ is str and len(v) <= max_len and v.isascii() and "\x00" not in v:
+                f[name] = v
+            elif v is None and nullable:
+                f[name] = None
+            else:
+                f[name] = _str(ev, name, max_len=max_len, nullable=nullable)
         misuse = ev.get("misuse")
         if not isinstance(misuse, bool):
             raise EventError(f"misuse: expected true or false, got {_show(misuse)}")
@@ -326,12 +344,26 @@ def _sqlite_converter(column: sa.Column):
     formats (so Core queries read these rows back exactly); None = as is."""
     t = column.type
     if isinstance(t, sa.DateTime):
-        return lambda v: None if v is None else v.isoformat(" ", "microseconds")
+        return _repeating(lambda v: v.isoformat(" ", "microseconds"))
     if isinstance(t, sa.Date):
-        return lambda v: None if v is None else v.isoformat()
+        return _repeating(lambda v: v.isoformat())
     if isinstance(t, sa.Boolean):
         return lambda v: None if v is None else int(v)
     return None
+
+
+def _repeating(fn):
+    """``fn`` for a column whose rows often repeat the value just seen (one
+    received_at, one day for a whole batch): that value is converted once."""
+    last: list[Any] = [None, None]
+
+    def convert(v):
+        if v is last[0]:
+            return last[1]
+        out = None if v is None else fn(v)
+        last[0], last[1] = v, out
+        return out
+    return convert
 
 
 def _pg_array(column: sa.Column) -> str:
@@ -537,17 +569,12 @@ def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]
                     "channel": f["channel"], "at": ev.at, "day": day})
                 deltas.setdefault((day, section, window, staff, 0, False), [0, 0])[0] += 1
         bulk_insert(conn, ratings, rating_rows)
-        if detail_rows:
-            conn.execute(rating_details.insert(), detail_rows)
-        if unrated_rows:
-            conn.execute(unrated.insert(), unrated_rows)
-        if case_rows:
-            conn.execute(cases.insert(), case_rows)
-            conn.execute(case_transitions.insert().from_select(
-                ["case_id", "from_state", "to_state", "actor", "at", "note"],
-                sa.select(cases.c.id, sa.null(), sa.literal("open"), sa.literal("system"),
-                          sa.literal(received_at, sa.DateTime), sa.literal("差评 received"))
-                .where(cases.c.rating_id.in_([r["rating_id"] for r in case_rows]))))
+        bulk_insert(conn, rating_details, detail_rows)
+        bulk_insert(conn, unrated, unrated_rows)
+        opened = bulk_insert(conn, cases, case_rows, suffix="RETURNING id")
+        bulk_insert(conn, case_transitions, [
+            {"case_id": case_id, "from_state": None, "to_state": "open", "actor": "system",
+             "at": received_at, "note": "差评 received"} for case_id, in sorted(opened)])
         rollup_add(conn, deltas)
         return inserted
 

@@ -7,6 +7,7 @@ else, so every event carries the same time facts (``created_at``,
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -45,11 +46,24 @@ class Window:
     channel: int
 
 
+def event_id(unix_time: float) -> str:
+    """A UUID version 7 (RFC 9562): the Unix time in milliseconds, then 74
+    random bits. Ids made one after another sort next to each other, so the
+    server's indexes on event ids grow at one edge instead of at random
+    places all over (far fewer pages written per batch)."""
+    ms = max(0, int(unix_time * 1000)) & 0xFFFF_FFFF_FFFF
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = ((ms << 80) | (0x7 << 76) | (((rand >> 62) & 0xFFF) << 64)
+             | (0b10 << 62) | (rand & 0x3FFF_FFFF_FFFF_FFFF))
+    return str(uuid.UUID(int=value))
+
+
 def _base(type_: str, clock: Clock) -> dict[str, Any]:
+    now = clock.time()
     return {
-        "id": str(uuid.uuid4()),
+        "id": event_id(now),
         "type": type_,
-        "created_at": rfc3339(clock.time()),
+        "created_at": rfc3339(now),
         "clock_synced": bool(clock.synced()),
         "boot_id": clock.boot_id,
         "mono_ms": int(clock.mono_ms()),
