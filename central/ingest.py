@@ -388,9 +388,10 @@ def bulk_insert(conn, table: sa.Table, rows: list[dict], *, suffix: str = "",
     """Insert many rows in one statement through the driver: the hot ingest path,
     where per-row statement processing would cost more than the database.
 
-    PostgreSQL gets ``INSERT … SELECT * FROM unnest(%s::type[], …)`` (one array per
-    column); SQLite a multi-row ``VALUES (…), (…)``. ``suffix`` is appended (ON
-    CONFLICT …, RETURNING …); the rows of a RETURNING clause are returned.
+    PostgreSQL gets ``INSERT … SELECT … FROM unnest(%b::type[], …)`` (one array per
+    column, sent in binary; a column with one value throughout is one scalar);
+    SQLite a multi-row ``VALUES (…), (…)``. ``suffix`` is appended (ON CONFLICT …,
+    RETURNING …); the rows of a RETURNING clause are returned.
     """
     if not rows:
         return []
@@ -400,9 +401,23 @@ def bulk_insert(conn, table: sa.Table, rows: list[dict], *, suffix: str = "",
     out: list[tuple] = []
     tail = " " + suffix if suffix else ""
     if not sqlite:
-        arrays = ", ".join(f"%s::{_pg_array(table.c[c])}" for c in cols)
-        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM unnest({arrays}){tail}"
-        res = conn.exec_driver_sql(sql, tuple([r[c] for r in rows] for c in cols))
+        # %b: values go in psycopg's binary format (its text format escapes every array
+        # element). A column with one value in every row (the device, the receive time,
+        # often the window and staff) is sent once, as a scalar, not as an array.
+        scalars, arrays, names, picks = [], [], [], []
+        for c in cols:
+            values = [r[c] for r in rows]
+            kind = _pg_array(table.c[c])
+            if len(values) > 1 and values.count(values[0]) == len(values) and (arrays or c != cols[-1]):
+                picks.append(f"%b::{kind[:-2]}")
+                scalars.append(values[0])
+            else:
+                picks.append(f"u.{c}")
+                names.append(c)
+                arrays.append((kind, values))
+        sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(picks)} FROM unnest("
+               + ", ".join(f"%b::{kind}" for kind, _ in arrays) + f") AS u({', '.join(names)}){tail}")
+        res = conn.exec_driver_sql(sql, tuple(scalars) + tuple(values for _, values in arrays))
         return [tuple(x) for x in res] if returning else []
     one = "(" + ", ".join(["?"] * len(cols)) + ")"
     convert = [(c, _sqlite_converter(table.c[c])) for c in cols]

@@ -96,6 +96,10 @@ class Client:
         """POST ``body`` as gzip JSON. Raises TransportError when no complete
         answer came back; any HTTP status is returned as a Reply."""
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self.post_raw(path, raw, timeout=timeout)
+
+    def post_raw(self, path: str, raw: bytes, *, timeout: float | None = None) -> Reply:
+        """POST ``raw`` (UTF-8 JSON text, already encoded) gzipped; as :meth:`post_json`."""
         data = gzip.compress(raw, compresslevel=self.compress_level, mtime=0)
         headers = {
             "Authorization": f"Bearer {self.token}",

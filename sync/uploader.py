@@ -23,6 +23,7 @@ drive the schedule without sleeping.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import sqlite3
@@ -32,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.buffer import Buffer
+from kiosk.buffer import Buffer, Pending
 from kiosk.clock import SystemClock, rfc3339
 
 from . import TransportError
@@ -48,6 +49,7 @@ OK_META_EVERY = 1.0
 #: While stopped by 401/403, try again this often in case the token was restored.
 STOPPED_RETRY = 3600.0
 SYNC_REQUESTED = "sync.requested"
+_ENVELOPE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A backoff longer than this is cut short by a "sync now" within this many seconds.
 REQUEST_CHECK = 5.0
 
@@ -86,15 +88,16 @@ class BadResponse(ValueError):
     """A 200 whose body is not the promised results."""
 
 
-def check_results(events: list[dict[str, Any]], body: Any) -> list[tuple[str, str, str | None]]:
-    """The verdicts of a 200 answer, or BadResponse when it is not one result
-    per event with a known status and exactly our ids."""
+def check_results(ids: list[str], body: Any) -> list[tuple[str, str, str | None]]:
+    """The verdicts of a 200 answer to a batch of events with ``ids``, or
+    BadResponse when it is not one result per event with a known status and
+    exactly our ids."""
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise BadResponse("the answer has no results list")
     results = body["results"]
-    if len(results) != len(events):
-        raise BadResponse(f"{len(results)} results for {len(events)} events")
-    wanted = {e["id"] for e in events}
+    if len(results) != len(ids):
+        raise BadResponse(f"{len(results)} results for {len(ids)} events")
+    wanted = set(ids)
     out: list[tuple[str, str, str | None]] = []
     seen: set[str] = set()
     for r in results:
@@ -122,6 +125,9 @@ class Verdict:
     results: list[tuple[str, str, str | None]] | None = None
     error: str = ""
     retry_after: float | None = None
+    #: the answer may be the batch's own fault (400, or a 200 that does not
+    #: match it): look for events damaged in the buffer before sending again
+    check: bool = False
 
 
 @dataclass
@@ -192,31 +198,37 @@ class Uploader:
 
     # --- one request ------------------------------------------------------------
 
-    def envelope(self, events: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
+    def batch_body(self, events: list[Pending]) -> bytes:
+        """The batch as UTF-8 JSON: the envelope around the events' stored
+        text, which goes out as it is (never decoded and encoded again)."""
+        head = _ENVELOPE({
             "schema": 1,
             "device_id": self.device_id,
             "sent_at": rfc3339(self.clock.time()),
             "boot_id": self.clock.boot_id,
             "sent_mono_ms": int(self.clock.mono_ms()),
-            "events": events,
-        }
+        })
+        return "".join((head[:-1], ',"events":[', ",".join([e.payload for e in events]), "]}")).encode("utf-8")
 
-    def send(self, events: list[dict[str, Any]]) -> Verdict:
+    def send(self, events: list[Pending]) -> Verdict:
         """POST one batch and classify the answer. Never raises for network faults."""
         try:
-            reply = self.client.post_json(BATCHES, self.envelope(events))
+            body = self.batch_body(events)
+        except (TypeError, UnicodeError) as exc:  # a stored payload that is not text
+            return Verdict("retry", error=f"an event in the buffer cannot be sent: {exc}", check=True)
+        try:
+            reply = self.client.post_raw(BATCHES, body)
         except TransportError as exc:
             return Verdict("retry", error=str(exc))
-        return self.classify(events, reply)
+        return self.classify([e.id for e in events], reply)
 
-    def classify(self, events: list[dict[str, Any]], reply: Reply) -> Verdict:
+    def classify(self, ids: list[str], reply: Reply) -> Verdict:
         status = reply.status
         if status == 200:
             try:
-                return Verdict("ok", results=check_results(events, reply.json()))
+                return Verdict("ok", results=check_results(ids, reply.json()))
             except (BadResponse, ValueError) as exc:
-                return Verdict("retry", error=f"200 with an unusable body: {exc}")
+                return Verdict("retry", error=f"200 with an unusable body: {exc}", check=True)
         if status == 413:
             return Verdict("too_large", error=f"413 batch too large: {reply.brief()}")
         if status in (401, 403):
@@ -231,7 +243,8 @@ class Uploader:
         if status == 400:
             log.error("the server refused a batch as malformed (400): %s", reply.brief())
         return Verdict("retry", error=f"{status} from the server: {reply.brief()}",
-                       retry_after=reply.retry_after(self.clock.time()) if status >= 500 else None)
+                       retry_after=reply.retry_after(self.clock.time()) if status >= 500 else None,
+                       check=status == 400)
 
     # --- one round ----------------------------------------------------------------
 
@@ -239,7 +252,7 @@ class Uploader:
         """Upload the oldest pending batch (splitting it on 413) and record the
         verdicts. A full batch starts the backlog path, which sends up to
         ``pipeline`` batches in this round (0 or 1 = one batch per round)."""
-        events = self.buffer.pending_batch(self.limit)
+        events = self.buffer.pending(self.limit)
         if not events:
             return Step("idle")
         if self.pipeline > 1 and len(events) == self.limit:
@@ -264,19 +277,27 @@ class Uploader:
         self.buffer.mark_results(verdict.results)
         self.verdicts.update(status for _, status, _ in verdict.results)
 
-    def _upload(self, events: list[dict[str, Any]], verdict: Verdict | None = None) -> tuple[int, Verdict | None]:
+    def _upload(self, events: list[Pending], verdict: Verdict | None = None) -> tuple[int, Verdict | None]:
         """Send ``events`` (unless ``verdict`` is already their answer); returns
         (how many got a verdict, the failing Verdict or None)."""
         verdict = verdict or self.send(events)
         if verdict.kind == "ok":
             self._record(verdict)
             return len(events), None
+        if verdict.check:
+            damaged = self._set_aside_damaged(events)
+            if damaged:
+                rest = [e for e in events if e.id not in damaged]
+                if not rest:
+                    return len(events), None
+                done, failed = self._upload(rest)
+                return done + len(damaged), failed
         if verdict.kind != "too_large":
             return 0, verdict
         if len(events) == 1:
             error = f"too large for the server on its own ({verdict.error})"
-            log.error("event %s is larger than the server accepts; kept as rejected", events[0]["id"])
-            self.buffer.mark_results([(events[0]["id"], "rejected", error)])
+            log.error("event %s is larger than the server accepts; kept as rejected", events[0].id)
+            self.buffer.mark_results([(events[0].id, "rejected", error)])
             return 1, None
         half = len(events) // 2
         if half < self.limit:
@@ -289,7 +310,19 @@ class Uploader:
         more, failed = self._upload(events[half:])
         return done + more, failed
 
-    def _backlog(self, cur: list[dict[str, Any]]) -> Step:
+    def _set_aside_damaged(self, events: list[Pending]) -> set[str]:
+        """Mark events whose stored text is damaged as rejected (kept, never
+        sent again) so they cannot block the queue; returns their ids."""
+        damaged = [(e.id, "rejected", f"damaged in the buffer: {why}") for e in events
+                   if (why := e.damage()) is not None]
+        for event_id, _, error in damaged:
+            log.error("event %s cannot be uploaded, kept as rejected: %s", event_id, error)
+        if damaged:
+            self.buffer.mark_results(damaged)
+            self.verdicts.update(["rejected"] * len(damaged))
+        return {event_id for event_id, _, _ in damaged}
+
+    def _backlog(self, cur: list[Pending]) -> Step:
         """Drain a backlog with batch N+1's request on the wire while batch N's
         verdicts are written and batch N+2 is read from the buffer.
 
@@ -301,11 +334,9 @@ class Uploader:
         fut = _Request(self.send, cur)
         try:
             while True:
-                nxt: list[dict[str, Any]] = []
+                nxt: list[Pending] = []
                 if len(cur) == self.limit and batches < self.pipeline and not self._stopping():
-                    ids = {e["id"] for e in cur}
-                    nxt = [e for e in self.buffer.pending_batch(self.limit + len(cur))
-                           if e["id"] not in ids][:self.limit]
+                    nxt = self.buffer.pending(self.limit, after_seq=cur[-1].seq)
                 verdict = fut.result()
                 self._expect(4 * self.client.timeout + 20.0)  # each batch of the round is progress
                 if verdict.kind != "ok":

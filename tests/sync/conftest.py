@@ -81,6 +81,7 @@ class ScriptedServer:
         self.store: dict[str, str] = {}
         self.deliveries: collections.Counter = collections.Counter()
         self.batches: list[dict] = []
+        self.raw_bodies: list[bytes] = []  # every request body as received (after gunzip)
         self.heartbeats: list[dict] = []
         self.headers: list[dict] = []
         self.paths: list[str] = []
@@ -151,6 +152,7 @@ class ScriptedServer:
         if h.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
         body = json.loads(raw)
+        self.raw_bodies.append(raw)
         self.headers.append(dict(h.headers))
         if path == "/api/v1/heartbeat":
             self.heartbeats.append(body)

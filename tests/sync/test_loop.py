@@ -46,16 +46,16 @@ def test_new_event_ends_the_idle_wait(server, buf, make_uploader):
 def test_a_buffer_error_is_retried(server, buf, make_uploader, monkeypatch):
     fill(buf, 5)
     up = make_uploader(server.url)
-    real = buf.pending_batch
+    real = buf.pending
     calls = {"n": 0}
 
-    def flaky(limit):
+    def flaky(limit, after_seq=0):
         calls["n"] += 1
         if calls["n"] == 1:
             raise sqlite3.OperationalError("database is locked")
-        return real(limit)
+        return real(limit, after_seq)
 
-    monkeypatch.setattr(buf, "pending_batch", flaky)
+    monkeypatch.setattr(buf, "pending", flaky)
     waits: list[float] = []
 
     def wait(seconds: float) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from sync.uploader import BadResponse, check_results
 
-EVENTS = [{"id": "a"}, {"id": "b"}, {"id": "c"}]
+IDS = ["a", "b", "c"]
 
 
 def test_good_results_in_any_order():
@@ -14,7 +14,7 @@ def test_good_results_in_any_order():
         {"id": "c", "status": "rejected", "error": "conflict"},
         {"id": "a", "status": "accepted"},
         {"id": "b", "status": "duplicate"}]}
-    assert check_results(EVENTS, body) == [("c", "rejected", "conflict"), ("a", "accepted", None),
+    assert check_results(IDS, body) == [("c", "rejected", "conflict"), ("a", "accepted", None),
                                            ("b", "duplicate", None)]
 
 
@@ -32,4 +32,4 @@ def test_good_results_in_any_order():
 ])
 def test_bad_bodies_are_refused(body):
     with pytest.raises(BadResponse):
-        check_results(EVENTS, body)
+        check_results(IDS, body)
