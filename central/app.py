@@ -318,6 +318,7 @@ def create_app(settings: Settings) -> FastAPI:
     inflight = [0]
 
     async def _post_batch(request: Request, dev: auth.DeviceIdentity, received_at: datetime):
+        t_total = time.perf_counter()
         try:
             length = request.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
@@ -332,8 +333,10 @@ def create_app(settings: Settings) -> FastAPI:
         if batch["device_id"] != dev.device_id:
             metrics.inc("kiosk_batches_total", status="403")
             return error(403, f"device_id {batch['device_id']!r} is not the device of this token")
+        t_ingest = time.perf_counter()
         results = await run_in_threadpool(
             ingest_with_retry, dev, batch, received_at)
+        t_ingest = time.perf_counter() - t_ingest
         metrics.inc("kiosk_batches_total", status="200")
         for status, n in count_statuses(results).items():
             if n:
@@ -341,7 +344,9 @@ def create_app(settings: Settings) -> FastAPI:
         for r in results:
             if r.status == "rejected" and r.error:
                 metrics.inc("kiosk_events_rejected_total", reason=r.error.split(":", 1)[0][:32])
-        return JSONResponse({"server_time": rfc3339(received_at), "results": [r.to_json() for r in results]})
+        return JSONResponse({"server_time": rfc3339(received_at), "results": [r.to_json() for r in results]},
+                            headers={"Server-Timing": f"ingest;dur={t_ingest * 1000:.1f}, "
+                                                      f"total;dur={(time.perf_counter() - t_total) * 1000:.1f}"})
 
     def ingest_with_retry(dev, batch, received_at):
         for attempt in range(4):

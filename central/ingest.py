@@ -215,7 +215,7 @@ def canonical_hash(ev: dict) -> str:
     return _sha256(_CANONICAL.encode(ev).encode("ascii")).hexdigest()
 
 
-@dataclass
+@dataclass(slots=True)
 class Event:
     """A validated event, ready to store."""
 
@@ -245,21 +245,24 @@ def validate_event(ev: Any) -> Event:
     synced = ev.get("clock_synced")
     if not isinstance(synced, bool):
         raise EventError(f"clock_synced: expected true or false, got {_show(synced)}")
-    boot_id = _str(ev, "boot_id", max_len=64)
+    boot_id = ev.get("boot_id")
+    if boot_id.__class__ is not str or len(boot_id) > 64 or not boot_id.isascii() or "\x00" in boot_id:
+        boot_id = _str(ev, "boot_id", max_len=64)
     mono = ev.get("mono_ms")
-    if not _is_int(mono) or not 0 <= mono < _MAX_MONO:
+    if mono.__class__ is not int or not 0 <= mono < _MAX_MONO:  # exactly int: not a bool
         raise EventError(f"mono_ms: expected an integer >= 0, got {_show(mono)}")
     f: dict[str, Any] = {}
     if kind == "rating":
         sat = ev.get("satisfaction")
-        if not _is_int(sat) or not 1 <= sat <= 5:
+        if sat.__class__ is not int or not 1 <= sat <= 5:
             raise EventError(f"satisfaction: expected an integer 1..5 (wire order, 5 = 非常满意), got {_show(sat)}")
         f["satisfaction"] = sat
         src = ev.get("source")
         if src not in SOURCES:
             raise EventError(f"source: expected one of {', '.join(SOURCES)}, got {_show(src)}")
         f["source"] = src
-        f["channel"] = _channel(ev, optional=False)
+        ch = ev.get("channel")
+        f["channel"] = ch if ch.__class__ is int and 1 <= ch <= 7 else _channel(ev, optional=False)
         get = ev.get
         for name, max_len, nullable in _RATING_TEXT:
             v = get(name)
@@ -401,23 +404,8 @@ def bulk_insert(conn, table: sa.Table, rows: list[dict], *, suffix: str = "",
     out: list[tuple] = []
     tail = " " + suffix if suffix else ""
     if not sqlite:
-        # %b: values go in psycopg's binary format (its text format escapes every array
-        # element). A column with one value in every row (the device, the receive time,
-        # often the window and staff) is sent once, as a scalar, not as an array.
-        scalars, arrays, names, picks = [], [], [], []
-        for c in cols:
-            values = [r[c] for r in rows]
-            kind = _pg_array(table.c[c])
-            if len(values) > 1 and values.count(values[0]) == len(values) and (arrays or c != cols[-1]):
-                picks.append(f"%b::{kind[:-2]}")
-                scalars.append(values[0])
-            else:
-                picks.append(f"u.{c}")
-                names.append(c)
-                arrays.append((kind, values))
-        sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(picks)} FROM unnest("
-               + ", ".join(f"%b::{kind}" for kind, _ in arrays) + f") AS u({', '.join(names)}){tail}")
-        res = conn.exec_driver_sql(sql, tuple(scalars) + tuple(values for _, values in arrays))
+        sql, params = _pg_insert(table, rows, tail)
+        res = conn.exec_driver_sql(sql, params)
         return [tuple(x) for x in res] if returning else []
     one = "(" + ", ".join(["?"] * len(cols)) + ")"
     convert = [(c, _sqlite_converter(table.c[c])) for c in cols]
@@ -429,6 +417,47 @@ def bulk_insert(conn, table: sa.Table, rows: list[dict], *, suffix: str = "",
         if returning:
             out.extend(tuple(x) for x in res)
     return out
+
+
+def _pg_insert(table: sa.Table, rows: list[dict], tail: str = "") -> tuple[str, tuple]:
+    """PostgreSQL ``INSERT … SELECT … FROM unnest(…)`` of ``rows`` and its parameters.
+
+    ``%b``: values go in psycopg's binary format (its text format escapes every
+    array element). A column with one value in every row (the device, the
+    receive time, often the window and staff) is sent once, as a scalar."""
+    cols = list(rows[0])
+    scalars, arrays, names, picks = [], [], [], []
+    for c in cols:
+        values = [r[c] for r in rows]
+        kind = _pg_array(table.c[c])
+        if len(values) > 1 and values.count(values[0]) == len(values) and (arrays or c != cols[-1]):
+            picks.append(f"%b::{kind[:-2]}")
+            scalars.append(values[0])
+        else:
+            picks.append(f"u.{c}")
+            names.append(c)
+            arrays.append((kind, values))
+    sql = (f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {', '.join(picks)} FROM unnest("
+           + ", ".join(f"%b::{kind}" for kind, _ in arrays) + f") AS u({', '.join(names)}){tail}")
+    return sql, tuple(scalars) + tuple(values for _, values in arrays)
+
+
+def open_cases(conn, case_rows: list[dict], at: datetime) -> None:
+    """Insert new cases, each with its first transition (→ open, by the system)."""
+    if not case_rows:
+        return
+    note = "差评 received"
+    if not is_sqlite(conn):  # one statement: the transitions take the ids the insert returns
+        sql, params = _pg_insert(cases, case_rows, " RETURNING id")
+        conn.exec_driver_sql(
+            f"WITH opened AS ({sql}) INSERT INTO case_transitions (case_id, from_state, to_state, actor, at, note) "
+            "SELECT id, NULL, 'open', 'system', %b::timestamp, %b::text FROM opened ORDER BY id",
+            params + (at, note))
+        return
+    opened = bulk_insert(conn, cases, case_rows, suffix="RETURNING id")
+    bulk_insert(conn, case_transitions, [
+        {"case_id": case_id, "from_state": None, "to_state": "open", "actor": "system", "at": at, "note": note}
+        for case_id, in sorted(opened)])
 
 
 _ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
@@ -586,10 +615,7 @@ def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]
         bulk_insert(conn, ratings, rating_rows)
         bulk_insert(conn, rating_details, detail_rows)
         bulk_insert(conn, unrated, unrated_rows)
-        opened = bulk_insert(conn, cases, case_rows, suffix="RETURNING id")
-        bulk_insert(conn, case_transitions, [
-            {"case_id": case_id, "from_state": None, "to_state": "open", "actor": "system",
-             "at": received_at, "note": "差评 received"} for case_id, in sorted(opened)])
+        open_cases(conn, case_rows, received_at)
         rollup_add(conn, deltas)
         return inserted
 

@@ -25,6 +25,14 @@ def test_accepts_valid_events_in_order(api):
     assert all("error" not in r for r in res)
 
 
+def test_a_batch_answer_says_how_long_the_server_took(api):
+    r = api.upload(api.device(), [rating_event(5), unrated_event()])
+    assert r.status_code == 200
+    timing = dict(part.strip().split(";dur=") for part in r.headers["Server-Timing"].split(","))
+    assert set(timing) == {"ingest", "total"}
+    assert 0 < float(timing["ingest"]) <= float(timing["total"]) < 30_000
+
+
 def test_bad_event_is_rejected_naming_the_field_and_the_rest_applied(api):
     dev = api.device()
     good1, good2 = rating_event(4), rating_event(3)
