@@ -23,6 +23,7 @@ drive the schedule without sleeping.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import random
@@ -173,7 +174,7 @@ class Uploader:
     def __init__(self, buffer: Buffer, client: Client, *, device_id: str, batch_size: int = 200,
                  clock=None, backoff: Backoff | None = None, poll_interval: float = 0.25,
                  recheck_interval: float = 30.0, token_source=None,
-                 monotonic: Callable[[], float] | None = None, pipeline: int = 20):
+                 monotonic: Callable[[], float] | None = None, pipeline: int = 20, in_flight: int = 2):
         self.buffer = buffer
         self.client = client
         self.device_id = device_id
@@ -191,6 +192,7 @@ class Uploader:
         self.verdicts: Counter = Counter()  # accepted/duplicate/rejected since start
         self._ok_written = -1.0
         self.pipeline = pipeline
+        self.in_flight = max(1, int(in_flight))
         self._stop_event: threading.Event | None = None
         self.alive_until = float("inf")
         self._last_request = self._read_request()
@@ -322,42 +324,78 @@ class Uploader:
             self.verdicts.update(["rejected"] * len(damaged))
         return {event_id for event_id, _, _ in damaged}
 
-    def _backlog(self, cur: list[Pending]) -> Step:
-        """Drain a backlog with batch N+1's request on the wire while batch N's
-        verdicts are written and batch N+2 is read from the buffer.
+    def _backlog(self, first: list[Pending]) -> Step:
+        """Drain a backlog with up to ``in_flight`` requests on the wire: while
+        the server stores one batch it already receives and checks the next,
+        and the verdicts of a batch are written while later ones travel.
 
-        Still one request at a time and in order: batch N+1 is sent only after
-        batch N's 200 came back. A failure ends the round exactly as in the
-        plain path (nothing of the failed batch is marked)."""
+        Batches are read and sent oldest first, and each batch's verdicts are
+        written only from its own 200 (a later batch may be acknowledged before
+        an earlier one: the server does not depend on the order). A failure
+        ends the round after the requests already on the wire have been
+        answered; those that succeeded are recorded, the failed batch is handled
+        as in the plain path (nothing of it is marked) and sent again later."""
+        window: collections.deque[tuple[list[Pending], _Request]] = collections.deque()
+        last_seq, more = first[-1].seq, len(first) == self.limit
+        ahead: list[Pending] | None = first  # the next batch, read before it is due
         sent = 0
-        batches = 1
-        fut = _Request(self.send, cur)
+        batches = 0
+
+        def read_ahead() -> None:
+            nonlocal ahead, last_seq, more
+            if ahead is None and more and batches < self.pipeline and not self._stopping():
+                ahead = self.buffer.pending(self.limit, after_seq=last_seq)
+                if ahead:
+                    last_seq, more = ahead[-1].seq, len(ahead) == self.limit
+                else:
+                    ahead, more = None, False
+
+        def fill() -> None:
+            nonlocal ahead, batches
+            while len(window) < self.in_flight:
+                read_ahead()
+                if ahead is None:
+                    return
+                window.append((ahead, _Request(self.send, ahead)))
+                ahead = None
+                batches += 1
+
         try:
-            while True:
-                nxt: list[Pending] = []
-                if len(cur) == self.limit and batches < self.pipeline and not self._stopping():
-                    nxt = self.buffer.pending(self.limit, after_seq=cur[-1].seq)
-                verdict = fut.result()
+            fill()
+            while window:
+                read_ahead()  # from the buffer while the requests are on the wire
+                events, request = window.popleft()
+                verdict = request.result()
                 self._expect(4 * self.client.timeout + 20.0)  # each batch of the round is progress
                 if verdict.kind != "ok":
-                    done, failed = self._upload(cur, verdict)
+                    sent += self._settle(window)
+                    done, failed = self._upload(events, verdict)
                     return self._conclude(sent + done, failed)
-                if nxt:
-                    fut = _Request(self.send, nxt)
-                    batches += 1
+                fill()  # the next request goes out before this batch's verdicts are written
                 self._record(verdict)
-                sent += len(cur)
-                if not nxt:
-                    return self._conclude(sent, None)
-                self._ok()
-                cur = nxt
+                sent += len(events)
+                if window:
+                    self._ok()
+            return self._conclude(sent, None)
         finally:
-            # Never leave a request unobserved on the wire: the next one must follow it.
-            if not fut.done():
-                try:
-                    fut.result()
-                except Exception:
-                    pass
+            # Never leave a request unobserved on the wire: the next round must follow it.
+            # (Left here only by an exception: answers are not recorded, their batches go again.)
+            self._settle(window, record=False)
+
+    def _settle(self, window: collections.deque, *, record: bool = True) -> int:
+        """Wait for the requests still on the wire; record the ones that
+        succeeded and return how many events they carried."""
+        done = 0
+        while window:
+            events, request = window.popleft()
+            try:
+                verdict = request.result()
+            except Exception:
+                continue
+            if record and verdict.kind == "ok":
+                self._record(verdict)
+                done += len(events)
+        return done
 
     def _stopping(self) -> bool:
         return self._stop_event is not None and self._stop_event.is_set()

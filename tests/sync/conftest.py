@@ -270,7 +270,7 @@ def waits() -> Waits:
 def make_uploader(buf):
     """make_uploader(server_url, **kw) → an Uploader on ``buf`` with a 1 s timeout,
     a deterministic backoff (rng = 0.5) and one batch per step unless
-    ``pipeline=N`` is given."""
+    ``pipeline=N`` is given, one request on the wire unless ``in_flight=N``."""
     made = []
 
     def make(url: str, *, token: str = "tok", timeout: float = 1.0, batch_size: int = 100,
@@ -279,6 +279,7 @@ def make_uploader(buf):
         kw.setdefault("backoff", Backoff(base=1.0, cap=180.0, rng=lambda: 0.5))
         kw.setdefault("clock", FakeClock())
         kw.setdefault("pipeline", 0)
+        kw.setdefault("in_flight", 1)  # scripted answers go to requests in order; see test_in_flight.py
         up = Uploader(buffer or buf, client, device_id="test-dev", batch_size=batch_size, **kw)
         made.append(up)
         return up

@@ -150,14 +150,14 @@ def test_sigterm_abandons_a_batch_in_flight_and_it_is_resent(server, tmp_path):
     server.batch_gate = gate  # the server holds the batch: the request stays in flight
     env = dict(os.environ)
     env.pop("KIOSK_CONFIG", None)
-    # Two full batches: the backlog path, with the request on its own thread.
+    # Two full batches: the backlog path, both requests on the wire at once (on their own threads).
     cfg = config(tmp_path, server.url, timeout_seconds=30, batch_size=20)
     proc = subprocess.Popen(kiosk_cmd("sync", "--config", cfg), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15
-        while "/api/v1/batches" not in server.paths:
-            assert time.monotonic() < deadline, "no batch reached the server"
+        while server.paths.count("/api/v1/batches") < 2:
+            assert time.monotonic() < deadline, "the two batches did not reach the server"
             time.sleep(0.02)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -171,16 +171,16 @@ def test_sigterm_abandons_a_batch_in_flight_and_it_is_resent(server, tmp_path):
     assert proc.returncode == 0, err
     assert stopped_in < 5
     assert buf.counts()["pending"] == 40  # nothing marked without an answer
-    # The server went on to store the held batch; its resend is answered "duplicate".
+    # The server went on to store the held batches; their resends are answered "duplicate".
     deadline = time.monotonic() + 5
-    while len(server.store) < 20:
+    while len(server.store) < 40:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     server.batch_gate = None
     assert run_kiosk("sync", "--once", "--config", cfg).returncode == 0
     assert buf.counts()["synced"] == 40
     assert len(server.store) == 40
-    assert sorted(server.deliveries.values()) == [1] * 20 + [2] * 20  # the held batch came twice
+    assert sorted(server.deliveries.values()) == [2] * 40  # each held batch came twice
     buf.close()
 
 
