@@ -2,11 +2,16 @@
 
 Rules (DESIGN §4, issue "Sync"):
 
-- Events go in append order, ``batch_size`` at a time. A batch's verdicts are
-  written with :meth:`Buffer.mark_results` in one transaction, and only after
-  a 200 whose body is the promised JSON: one result per event, every id ours.
-  Anything else marks nothing; the batch is simply sent again later (the
-  server deduplicates by event id, so a resend is harmless).
+- Events go oldest first, ``batch_size`` at a time, each as the JSON text
+  stored in the buffer (never decoded and encoded again). A batch's verdicts
+  are written with :meth:`Buffer.mark_results` in one transaction, and only
+  after a 200 to that batch whose body is the promised JSON: one result per
+  event, every id ours. Anything else marks nothing; the batch is simply sent
+  again later (the server deduplicates by event id, so a resend is harmless).
+- A backlog drains with ``in_flight`` (2) requests on the wire.
+- A 400, or a 200 that does not match the batch, has the stored texts
+  checked: damaged events are kept as ``rejected`` so they cannot block the
+  queue.
 - Failures (refused, reset, timeout, 5xx, a broken body) back off
   exponentially with full jitter up to ``cap`` seconds; the first success
   returns to full speed. 429/503 honour ``Retry-After``.
