@@ -662,17 +662,28 @@ def run_day(hall: Hall, db_url: str, server) -> int:
     # the network backlog: every window but the one whose disk is still full (it drains once space is back)
     marks = {w.device_id: _last_seq(w) for w in hall.windows if not (disk_ok and w is victim_disk)}
     hall.fault("network_restored")
-    if disk_ok:
-        at(0.42)
+    space_back_at = hall.t0 + 0.42 * day if disk_ok else None
+
+    def space_back() -> None:
         filler.unlink()
         hall.fault("disk_space_back", window=victim_disk.window_no)
-    # wait for the backlog from the cut to drain
+
+    # wait for the backlog from the cut to drain (watched from the moment the
+    # network is back; the disk space comes back meanwhile, on its schedule)
     while time.monotonic() - restored < 0.3 * day:
-        if all(w.pending_up_to(marks[w.device_id]) == 0 for w in hall.windows if w.device_id in marks):
+        if space_back_at is not None and time.monotonic() >= space_back_at:
+            space_back()
+            space_back_at = None
+        if drain_seconds is None and all(w.pending_up_to(marks[w.device_id]) == 0
+                                         for w in hall.windows if w.device_id in marks):
             drain_seconds = round(time.monotonic() - restored, 1)
             log(f"backlog from the cut drained in {drain_seconds} s")
+        if drain_seconds is not None and space_back_at is None:
             break
-        time.sleep(0.5)
+        time.sleep(0.25)
+    if space_back_at is not None:
+        at(0.42)
+        space_back()
     at(0.5)
     hall.fault("server_sigkill")
     server.kill()
