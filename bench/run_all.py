@@ -120,6 +120,21 @@ def baseline(r: dict) -> str:
     return "; ".join(parts) or "—"
 
 
+#: benches measured on each database: their result and baseline keys per backend
+_BACKEND_KEYS = {"drain": ("{b}_events_per_s", "{b}_baseline_events_per_s"),
+                 "ingest": ("{b}_api_events_per_s", "{b}_raw_events_per_s")}
+_BACKEND_NAMES = {"sqlite": "SQLite", "pg": "PostgreSQL"}
+
+
+def _per_backend(r: dict) -> list[tuple]:
+    """(backend, baseline, result, ratio) for each database a bench ran on."""
+    keys = _BACKEND_KEYS.get(r.get("bench", ""))
+    if keys is None:
+        return []
+    return [(label, r[keys[1].format(b=b)], r[keys[0].format(b=b)], r.get(f"{b}_ratio"))
+            for b, label in _BACKEND_NAMES.items() if keys[0].format(b=b) in r and keys[1].format(b=b) in r]
+
+
 def targets(r: dict) -> str:
     return ", ".join(f"{k.removeprefix('target_')} {_fmt(v)}" for k, v in r.items() if k.startswith("target")) or "—"
 
@@ -141,9 +156,17 @@ def report() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        per_backend = _per_backend(r)
+        if per_backend:
+            for name, base, result, ratio in per_backend:
+                lines.append("| {} ({}) | {} | events_per_s = {} | events_per_s = {} | {} | {} | {} | {} |".format(
+                    r["bench"], name, r.get("what", ""), _fmt(base), _fmt(result),
+                    _fmt(ratio) if ratio is not None else "—", targets(r), r.get("date", ""), r.get("machine", "")))
+            continue
         ratio = r.get("ratio")
+        label = r.get("bench", "?") + (f" ({r['db']})" if r.get("db") else "")
         lines.append("| {} | {} | {} | {} | {} | {} | {} | {} |".format(
-            r.get("bench", "?"), r.get("what", ""), baseline(r), headline(r),
+            label, r.get("what", ""), baseline(r), headline(r),
             _fmt(ratio) if ratio is not None else "—", targets(r), r.get("date", ""), r.get("machine", "")))
     lines += ["", "## All figures", ""]
     for r in results:
