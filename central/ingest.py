@@ -245,9 +245,7 @@ def validate_event(ev: Any) -> Event:
     synced = ev.get("clock_synced")
     if not isinstance(synced, bool):
         raise EventError(f"clock_synced: expected true or false, got {_show(synced)}")
-    boot_id = ev.get("boot_id")
-    if boot_id.__class__ is not str or len(boot_id) > 64 or not boot_id.isascii() or "\x00" in boot_id:
-        boot_id = _str(ev, "boot_id", max_len=64)
+    boot_id = _str(ev, "boot_id", max_len=64)
     mono = ev.get("mono_ms")
     if mono.__class__ is not int or not 0 <= mono < _MAX_MONO:  # exactly int: not a bool
         raise EventError(f"mono_ms: expected an integer >= 0, got {_show(mono)}")
@@ -263,15 +261,8 @@ def validate_event(ev: Any) -> Event:
         f["source"] = src
         ch = ev.get("channel")
         f["channel"] = ch if ch.__class__ is int and 1 <= ch <= 7 else _channel(ev, optional=False)
-        get = ev.get
         for name, max_len, nullable in _RATING_TEXT:
-            v = get(name)
-            if v.__class__ is str and len(v) <= max_len and v.isascii() and "\x00" not in v:
-                f[name] = v
-            elif v is None and nullable:
-                f[name] = None
-            else:
-                f[name] = _str(ev, name, max_len=max_len, nullable=nullable)
+            f[name] = _str(ev, name, max_len=max_len, nullable=nullable)
         misuse = ev.get("misuse")
         if not isinstance(misuse, bool):
             raise EventError(f"misuse: expected true or false, got {_show(misuse)}")

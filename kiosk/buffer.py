@@ -341,12 +341,8 @@ class Buffer:
         return default if row is None else json.loads(row[0])
 
     def pending_batch(self, limit: int) -> list[dict[str, Any]]:
-        """The oldest ``limit`` pending events, in append order."""
-        with self._lock:
-            rows = self.conn.execute(
-                "SELECT payload FROM events WHERE state = 'pending' ORDER BY seq LIMIT ?", (int(limit),)
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        """The oldest ``limit`` pending events, in append order, decoded."""
+        return [json.loads(p.payload) for p in self.pending(limit)]
 
     def pending(self, limit: int, after_seq: int = 0) -> list[Pending]:
         """The oldest ``limit`` pending events after sequence number
