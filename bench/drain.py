@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from central import testing  # noqa: E402
+from testkit import server as testing  # noqa: E402
 from kiosk.buffer import Buffer  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
 from kiosk.events import Window, rating, unrated  # noqa: E402

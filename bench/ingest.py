@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from central import testing  # noqa: E402
+from testkit import server as testing  # noqa: E402
 
 BATCH = 500
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from central import testing  # noqa: E402
+from testkit import server as testing  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 SECTIONS = ("综合服务区", "不动产登记", "社保医保", "公安户政")

@@ -123,7 +123,7 @@ def test_end_to_end_live_and_offline(tmp_path):
 
     import requests
 
-    from central import testing
+    from testkit import server as testing
 
     from .conftest import kiosk_cmd, status_json, write_config
 

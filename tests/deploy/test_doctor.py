@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from central.testing import add_device, free_port, revoke_device, running_server
+from testkit.server import add_device, free_port, revoke_device, running_server
 from kiosk.buffer import Buffer
 from kiosk.clock import rfc3339
 from kiosk.doctor import FAIL, OK, WARN, Doctor

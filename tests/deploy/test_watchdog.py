@@ -132,7 +132,7 @@ def test_headless_device_pings_and_a_hung_session_stops_them(tmp_path, notify_so
 
 def test_server_and_uploader_notify(tmp_path, notify_socket):
     """``kiosk server`` pings from its event loop; ``kiosk sync`` from its main loop."""
-    from central.testing import free_port
+    from testkit.server import free_port
 
     port = free_port()
     env = kiosk_env(NOTIFY_SOCKET=notify_socket.env_value, WATCHDOG_USEC="1000000")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from central.testing import add_device, add_user, make_batch, pg_available, postgres_cluster, running_server
+from testkit.server import add_device, add_user, make_batch, pg_available, postgres_cluster, running_server
 
 BACKENDS = ["sqlite", pytest.param("pg", marks=pytest.mark.pg)]
 PASSWORD = "correct horse 1"

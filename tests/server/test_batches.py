@@ -12,7 +12,7 @@ import requests
 import sqlalchemy as sa
 
 from central.db import engine_for, events, ratings
-from central.testing import detail_event, make_batch, rating_event, revoke_device, unrated_event
+from testkit.server import detail_event, make_batch, rating_event, revoke_device, unrated_event
 
 
 def test_accepts_valid_events_in_order(api):
@@ -216,7 +216,7 @@ def test_heartbeat_stores_latest_state(api):
 def test_busy_server_sheds_batches_with_503_retry_after(db_url):
     import threading
 
-    from central.testing import add_device, running_server
+    from testkit.server import add_device, running_server
 
     token = add_device(db_url, "busy-1")
     h = {"Authorization": f"Bearer {token}"}

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from central.testing import detail_event, rating_event
+from testkit.server import detail_event, rating_event
 
 
 def _case(api, rating_id: str) -> dict:

@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from central.db import cases, engine_for, events, rollup_daily
-from central.testing import add_device, make_batch, rating_event, running_server, unrated_event
+from testkit.server import add_device, make_batch, rating_event, running_server, unrated_event
 
 from .conftest import new_pg_database
 
@@ -95,5 +95,5 @@ def test_database_gone_gives_503_with_retry_after(pg_base_url):
                           headers=headers, timeout=30)
         assert r.status_code == 503 and r.headers["Retry-After"].isdigit()
         assert requests.get(url + "/healthz", timeout=30).status_code == 503
-    from central.testing import _dispose_engines
+    from testkit.server import _dispose_engines
     _dispose_engines("/" + name)

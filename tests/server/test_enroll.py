@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from central import auth, db
-from central.testing import REPO_ROOT, make_batch, rating_event
+from testkit.server import REPO_ROOT, make_batch, rating_event
 from kiosk.cli import main as kiosk_main
 from kiosk.provision import set_toml_keys
 

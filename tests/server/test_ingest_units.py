@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from central import ingest as ing
 from central.auth import DeviceIdentity
 from central.db import case_transitions, cases, events, make_engine, upgrade
-from central.testing import rating_event, unrated_event
+from testkit.server import rating_event, unrated_event
 
 EVENT = {"id": "01a232e3-210b-7f2c-89bc-01f2e695172a", "type": "rating",
          "created_at": "2026-12-01T08:00:02.000Z", "clock_synced": True, "boot_id": "b",

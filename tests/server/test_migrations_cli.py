@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 
 from central import db
 from central.config import load_settings
-from central.testing import REPO_ROOT
+from testkit.server import REPO_ROOT
 from kiosk.exceptions import ConfigError
 
 from .conftest import new_pg_database

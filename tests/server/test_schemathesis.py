@@ -13,7 +13,7 @@ import sys
 import pytest
 import requests
 
-from central.testing import add_user
+from testkit.server import add_user
 
 from .conftest import PASSWORD
 

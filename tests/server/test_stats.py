@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from central.testing import rating_event, running_server, unrated_event
+from testkit.server import rating_event, running_server, unrated_event
 
 DAY = "2026-11-10"
 T = "2026-11-10T02:00:00.000Z"  # 10:00 in Asia/Shanghai

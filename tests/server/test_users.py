@@ -9,7 +9,7 @@ import uuid
 import requests
 
 from central.auth import check_password, hash_password
-from central.testing import add_user, detail_event, rating_event
+from testkit.server import add_user, detail_event, rating_event
 
 from .conftest import PASSWORD
 

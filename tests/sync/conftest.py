@@ -298,7 +298,7 @@ STATS_RANGE = {"from": "2026-11-01", "to": "2027-01-31", "include_misuse": "true
 @pytest.fixture(scope="session")
 def pg_base_url():
     """One throwaway PostgreSQL cluster for the uploader tests; each test gets a database."""
-    from central.testing import pg_available, postgres_cluster
+    from testkit.server import pg_available, postgres_cluster
 
     ok, reason = pg_available()
     if not ok:

@@ -15,7 +15,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from central.testing import add_device, running_server
+from testkit.server import add_device, running_server
 from kiosk.buffer import Buffer
 from sync.client import Client
 from sync.uploader import Backoff, Uploader

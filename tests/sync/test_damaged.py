@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from central.testing import add_device, running_server
+from testkit.server import add_device, running_server
 from kiosk.buffer import Buffer, Pending
 
 from .conftest import assert_stats_match, fill

@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from central.testing import add_device, add_user, revoke_device, running_server
+from testkit.server import add_device, add_user, revoke_device, running_server
 from kiosk.buffer import Buffer
 from kiosk.clock import FakeClock
 from sync.client import Client

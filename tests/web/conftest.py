@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from central.testing import ServerProcess, add_device, add_user, make_batch, rfc3339_ms, running_server
+from testkit.server import ServerProcess, add_device, add_user, make_batch, rfc3339_ms, running_server
 
 PASSWORD = "web-tests-pw1"
 CHROMIUM = "/usr/bin/chromium"
@@ -27,7 +27,7 @@ AREA = "440305"
 
 @contextlib.contextmanager
 def web_server(db: str, server: dict[str, Any] | None = None, **tables: dict[str, Any]) -> Iterator[ServerProcess]:
-    """``kiosk server`` on 127.0.0.1 (:func:`central.testing.running_server`) with ``[server]``
+    """``kiosk server`` on 127.0.0.1 (:func:`testkit.server.running_server`) with ``[server]``
     keys and other config tables (``web={…}, alerts={…}``)."""
     with running_server(db, **(server or {}), **tables) as url:
         yield url

@@ -15,7 +15,7 @@ import requests
 import sqlalchemy as sa
 
 from central import db
-from central.testing import add_device, add_user, free_port, make_batch
+from testkit.server import add_device, add_user, free_port, make_batch
 from central.web import alerts
 from central.web.tables import alert_outbox
 

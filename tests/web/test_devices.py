@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from central import db
-from central.testing import add_device
+from testkit.server import add_device
 
 from .conftest import as_user
 

@@ -13,7 +13,7 @@ import requests
 import sqlalchemy as sa
 
 from central import db
-from central.testing import add_device, add_user, pg_available, postgres_cluster
+from testkit.server import add_device, add_user, pg_available, postgres_cluster
 from central.web import alerts
 from central.web.tables import alert_outbox
 
