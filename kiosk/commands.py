@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -43,33 +44,127 @@ def setup_logging() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .device import Device
+    from .config import DEFAULT_PATH, ENV_VAR, load_config
+    from .device import Device, buffer_path
     from .hardware import build_sources
 
     cfg = load_config(args.config)
     setup_logging()
     log = logging.getLogger("kiosk")
+    if cfg.path is None:
+        print(f"kiosk: warning: no config file (--config, ${ENV_VAR} or {DEFAULT_PATH}): running on "
+              f"built-in defaults as device {cfg.device.id!r}, window {cfg.device.window}, {cfg.ui.mode} "
+              f"mode, no server; buffer {buffer_path(cfg)}. Write {DEFAULT_PATH} (examples in config/) "
+              f"or run `kiosk provision`.", file=sys.stderr, flush=True)
     device = Device(cfg)
     for source in build_sources(cfg, console=args.console):
         device.add_source(source)
     api = None
     if cfg.local_api.enabled:
-        from .local_api import LocalApi
-        api = LocalApi(device, cfg.local_api.bind, cfg.local_api.token)
+        from .local_api import LocalApi, load_token
+
+        token, where, created = load_token(cfg)
+        if created:
+            log.warning("local API: no token configured, made a new one in %s: give it to the queue "
+                        "system (docs/local_api.md)", where)
+        api = LocalApi(device, cfg.local_api.bind, token,
+                       max_prompts_per_minute=cfg.local_api.max_prompts_per_minute)
         api.start()
+        log.info("local API token: %s", where)
         log.info("local API on %s", api.address)
     try:
         if args.headless:
             return _run_headless(device, log)
-        from .screens.app import run_app  # imports Kivy
-        from .systemd import watch_loop
-        watch_loop(lambda: device.last_pump, "touch app")
-        return run_app(cfg, device)
+        return _run_touch_app(cfg, device)
     finally:
         if api is not None:
             api.stop()
         device.close()
+
+
+class _NoWindow(logging.Filter):
+    """Catches Kivy's "no Window provider" report, keeps its reason and drops
+    the record (with its traceback) unless KIOSK_DEBUG is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "Unable to find any valuable Window provider" not in text:
+            return True
+        found = re.search(r"^\w+ - \w+: (.+)$", text, re.M)
+        self.reason = found.group(1).strip() if found else "no window provider could start"
+        self.reason = re.sub(r"^b'(.*)'$", r"\1", self.reason)
+        return bool(os.environ.get("KIOSK_DEBUG"))
+
+
+def _sdl_video_driver() -> str | None:
+    """The video driver SDL picked (SDL_GetCurrentVideoDriver of the loaded libSDL2)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            libs = {line.split()[-1] for line in f if "libSDL2-2" in line or "libSDL2.so" in line}
+        for lib in sorted(libs):
+            fn = ctypes.CDLL(lib).SDL_GetCurrentVideoDriver
+            fn.restype = ctypes.c_char_p
+            name = fn()
+            if name:
+                return name.decode()
+    except (OSError, AttributeError):
+        pass
+    return None
+
+
+def _run_touch_app(cfg, device) -> int:
+    """The touch app; a screen that cannot open ends as one ``kiosk: error:`` line
+    naming the video backend (the KMS/DRM device, the X display …)."""
+    from .exceptions import KioskError
+
+    # Only SDL2: Kivy's fallback X11 window provider exits the process from C
+    # (status 102, "Couldn't connect to X server") when there is no display.
+    os.environ.setdefault("KIVY_WINDOW", "sdl2")
+    no_window = _NoWindow()
+    logging.getLogger("kivy").addFilter(no_window)
+    requested = os.environ.get("SDL_VIDEODRIVER") or ""
+    try:
+        from .screens.app import run_app  # imports Kivy
+        from .systemd import watch_loop
+
+        def check_driver(_dt) -> None:
+            # With no display at all SDL quietly draws offscreen: nothing would show.
+            driver = _sdl_video_driver()
+            if driver in ("offscreen", "dummy") and requested != driver:
+                no_window.reason = f"no display found, SDL fell back to its {driver} driver and nothing would show"
+                from kivy.app import App
+
+                App.get_running_app().stop()
+
+        from kivy.clock import Clock
+
+        Clock.schedule_once(check_driver, 0)
+        watch_loop(lambda: device.last_pump, "touch app")
+        try:
+            code = run_app(cfg, device)
+        except Exception:
+            if no_window.reason is None:
+                raise
+            code = 1
+    finally:
+        logging.getLogger("kivy").removeFilter(no_window)
+    if no_window.reason is not None:
+        hint = {"kmsdrm": "is a screen connected, is /dev/dri/card* there and is the service user in the "
+                          "video and render groups?",
+                "x11": f"is an X server running on DISPLAY={os.environ.get('DISPLAY') or '(unset)'}?",
+                "wayland": "is a Wayland compositor running?"}.get(
+            requested, "set SDL_VIDEODRIVER=kmsdrm (the screen) or x11 (a desktop), or connect a screen")
+        where = (f"through the SDL video backend {requested} (SDL_VIDEODRIVER={requested})" if requested
+                 else "(SDL_VIDEODRIVER unset)")
+        raise KioskError(f"the touch app cannot open the screen {where}: {no_window.reason}; {hint} "
+                         f"(`kiosk doctor` checks the display; `kiosk run --headless` runs without one)")
+    return code
 
 
 def _run_headless(device, log) -> int:
@@ -103,10 +198,13 @@ def gather_status(cfg) -> dict[str, Any]:
     from .clock import parse_rfc3339
     from .device import buffer_path
 
+    from .local_api import describe
+
     path = buffer_path(cfg)
     out: dict[str, Any] = {"device_id": cfg.device.id, "window": cfg.device.window,
                            "section": cfg.device.section, "mode": cfg.ui.mode,
-                           "server": cfg.sync.server or None, "buffer": str(path)}
+                           "server": cfg.sync.server or None, "buffer": str(path),
+                           "config": cfg.path, "local_api": describe(cfg)}
     if not path.exists():
         out.update({"events_total": 0, "pending": 0, "synced": 0, "rejected": 0,
                     "ratings_by_level": {k: 0 for k in "54321"}, "last_sync_ok_at": None,
@@ -154,7 +252,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                                    zip("54321", ("非常满意", "满意", "基本满意", "不满意", "非常不满意"))),
         f"server      {st['server'] or '(none configured)'}",
         f"last sync   {st['last_sync_ok_at'] or 'never'}",
+        f"local API   {_local_api_line(st['local_api'])}",
     ]
+    if st["config"] is None:
+        lines.append("config      none: built-in defaults")
     if st.get("last_sync_error"):
         lines.append(f"sync error  {st['last_sync_error']} ({st.get('last_sync_error_at')})")
     if st.get("sync_stopped"):
@@ -169,6 +270,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         lines.append(st["note"])
     print("\n".join(lines))
     return 0
+
+
+def _local_api_line(api: dict[str, Any]) -> str:
+    if not api["enabled"]:
+        return "disabled"
+    if api["token_file"] is None:
+        token = "token inline in [local_api] token"
+    elif api["token_file_exists"]:
+        token = f"token in {api['token_file']}"
+    else:
+        token = f"token: {api['token_file']} (made on the device's first start)"
+    return f"http://{api['bind']}, {token}, at most {api['max_prompts_per_minute']} prompts/min"
 
 
 def cmd_hash_pin(args: argparse.Namespace) -> int:

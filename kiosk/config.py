@@ -315,7 +315,10 @@ DEVICE_SCHEMA = Section("", sections=[
     Section("local_api", [
         Key("enabled", bool, True),
         Key("bind", str, "127.0.0.1:8765", check=_bind),
-        Key("token", str, ""),
+        Key("token", str, "", doc="inline token; empty = read token_file"),
+        Key("token_file", str, "", doc="empty = local_api.token in the data directory, made on first start"),
+        Key("max_prompts_per_minute", int, 60,
+            check=lambda v: None if 1 <= v <= 6000 else "a number of prompts per minute, 1..6000"),
     ]),
 ])
 

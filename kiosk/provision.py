@@ -3,8 +3,12 @@
 Redeems a one-time code made by ``kiosk admin enroll-code`` on the central
 server (``POST /api/v1/enroll``), writes the returned token to a 0600 file in
 the device data directory and sets ``[device] id/window/section`` and
-``[sync] server/token_file`` in the device config. The rest of an existing
-config file (other keys, comments) is kept as it is.
+``[sync] server/token_file`` in the device config. When the local API is
+enabled without an inline ``[local_api] token``, it also makes the local API token for the
+queue system (0640, ``local_api.token`` in the data directory unless
+``[local_api] token_file`` names another file; an existing file is kept) and
+sets ``[local_api] token_file``. The rest of an existing config file (other
+keys, comments) is kept as it is.
 """
 
 from __future__ import annotations
@@ -70,13 +74,14 @@ def set_toml_keys(text: str, updates: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_private(path: Path, data: str) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600, owned (when run as
-    root) by the owner of the data directory: the service user must read it."""
+def write_private(path: Path, data: str, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically with ``mode`` (0600: only the
+    service user), owned (when run as root) by the owner of the data
+    directory: the service user must read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, mode)
         if os.geteuid() == 0:
             st = path.parent.stat()
             os.fchown(fd, st.st_uid, st.st_gid)
@@ -126,7 +131,7 @@ def provision(server: str, code: str, config_path: str | os.PathLike | None = No
     cfg = load_config(path, schema=DEVICE_SCHEMA) if path.exists() else parse(DEVICE_SCHEMA, {}, None)
     got = enroll(server, code, ca_bundle=cfg.sync.ca_bundle)
     token_path = data_dir(cfg) / "token"
-    _write_private(token_path, got["token"] + "\n")
+    write_private(token_path, got["token"] + "\n")
     device = {"id": got["device_id"]}
     if got.get("window"):
         device["window"] = got["window"]
@@ -136,6 +141,13 @@ def provision(server: str, code: str, config_path: str | os.PathLike | None = No
                "sync": {"server": server.rstrip("/"), "token_file": str(token_path), "token": ""}}
     if got.get("staff_no"):
         updates["staff"] = {"no": got["staff_no"]}
+    api_token = None
+    if cfg.local_api.enabled and not cfg.local_api.token:  # the queue system's token: never "no token" (docs/local_api.md)
+        from .local_api import ensure_token_file, token_location
+
+        api_token = token_location(cfg)
+        ensure_token_file(api_token)
+        updates["local_api"] = {"token_file": str(api_token)}
     text = set_toml_keys(existing, updates)
     parse(DEVICE_SCHEMA, tomllib.loads(text), str(path))  # never write a config the device cannot read
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,11 +160,14 @@ def provision(server: str, code: str, config_path: str | os.PathLike | None = No
             os.chown(tmp, st.st_uid, st.st_gid)  # `sudo kiosk provision` keeps the service user's file
     os.replace(tmp, path)
     return {"config": str(path), "token_file": str(token_path), "device_id": got["device_id"],
-            "window": got.get("window", ""), "section": got.get("section", ""), "server": server.rstrip("/")}
+            "window": got.get("window", ""), "section": got.get("section", ""), "server": server.rstrip("/"),
+            "local_api_token_file": str(api_token) if api_token else None}
 
 
 def cmd_provision(args) -> int:
     out = provision(args.server, args.code, args.config)
     print(f"enrolled as {out['device_id']} (window {out['window'] or '-'}, section {out['section'] or '-'}); "
           f"token in {out['token_file']}; config {out['config']} updated")
+    if out["local_api_token_file"]:
+        print(f"local API token for the queue system in {out['local_api_token_file']} (docs/local_api.md)")
     return 0

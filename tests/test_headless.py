@@ -80,6 +80,7 @@ data_dir = "{tmp_path / 'data'}"
 mode = "transaction"
 [local_api]
 bind = "127.0.0.1:0"
+token = "headless-test"
 ''')
     child = subprocess.Popen(kiosk_cmd("run", "--headless", "--config", str(cfg)),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -89,7 +90,8 @@ bind = "127.0.0.1:0"
         while "local API on" not in line and time.monotonic() < deadline:
             line = child.stderr.readline()
         url = line.strip().split("local API on ")[1]
-        r = requests.post(url + "/v1/prompt", json={"project_no": "P1"}, timeout=5)
+        r = requests.post(url + "/v1/prompt", json={"project_no": "P1"},
+                          headers={"Authorization": "Bearer headless-test"}, timeout=5)
         assert r.status_code == 201
     finally:
         child.send_signal(signal.SIGTERM)
