@@ -63,6 +63,8 @@ STAFF_NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵�
 LEVEL_WEIGHTS = [0.55, 0.22, 0.11, 0.07, 0.05]  # 非常满意 … 非常不满意
 SHANGHAI = timezone(timedelta(hours=8))
 CLOCK_OFFSET = -3 * 3600
+API_TOKEN = "hall-day-queue-system"  # the queue system's [local_api] token on every window
+API_AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 def log(msg: str) -> None:
@@ -298,6 +300,7 @@ batch_size = 100
 timeout_seconds = 5
 [local_api]
 bind = "127.0.0.1:{self.api_port}"
+token = "{API_TOKEN}"
 ''', encoding="utf-8")
 
     def mount_tiny_disk(self) -> bool:
@@ -516,7 +519,7 @@ class Hall:
         ticket = f"{w.window_no}{rng.randrange(1000):03d}"
         try:
             r = requests.post(f"http://127.0.0.1:{w.api_port}/v1/prompt",
-                              json={"project_no": project, "ticket_no": ticket}, timeout=10)
+                              json={"project_no": project, "ticket_no": ticket}, headers=API_AUTH, timeout=10)
         except requests.RequestException:
             return
         if r.status_code != 201:
@@ -537,7 +540,7 @@ class Hall:
     def prompt_state(self, w: Window, pid: str) -> str | None:
         for _ in range(20):
             try:
-                r = requests.get(f"http://127.0.0.1:{w.api_port}/v1/prompt/{pid}", timeout=5)
+                r = requests.get(f"http://127.0.0.1:{w.api_port}/v1/prompt/{pid}", headers=API_AUTH, timeout=5)
                 if r.status_code == 200:
                     st = r.json()["status"]
                     if st != "pending":
