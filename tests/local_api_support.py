@@ -4,6 +4,7 @@ for requests that no well-behaved client library would send."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -92,6 +93,34 @@ def parse_reply(data: bytes) -> Reply:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Reply(status, headers, body)
+
+
+@contextlib.contextmanager
+def scripted_server(body: bytes, content_type: str = "application/json"):
+    """A real HTTP server on 127.0.0.1 that answers every GET and POST with ``body``; yields its URL."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Scripted(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def read_reply(s: socket.socket) -> Reply:

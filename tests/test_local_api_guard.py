@@ -9,8 +9,18 @@ import socket
 
 import pytest
 
-from .local_api_support import (AUTH, Reply, device_config, post_bytes, raw_request, read_reply,
-                                running_devices, start_device, stop_device)
+from .local_api_support import (
+    AUTH,
+    Reply,
+    device_config,
+    post_bytes,
+    raw_request,
+    read_reply,
+    running_devices,
+    scripted_server,
+    start_device,
+    stop_device,
+)
 
 running = pytest.fixture(running_devices)
 
@@ -186,9 +196,6 @@ def test_a_page_in_chromium_cannot_open_a_prompt(running, tmp_path):
     """A real browser: a page served from another local port posts to the API
     (fetch no-cors, fetch with JSON, a form) — no prompt opens."""
     playwright = pytest.importorskip("playwright.sync_api")
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     r = running()
     target = r.url + "/v1/prompt"
     page_html = f"""<!doctype html><html><body>
@@ -204,30 +211,12 @@ fetch("{target}", {{method: "POST", body: '{{"project_no": "CORS"}}',
   .then(() => results.push("cors sent"), e => results.push("cors failed"));
 document.getElementById("f").submit();
 </script></body></html>""".encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(page_html)))
-            self.end_headers()
-            self.wfile.write(page_html)
-
-        def log_message(self, *a):
-            pass
-
-    site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{site.server_address[1]}/")
-            page.wait_for_function("window.results.length >= 2", timeout=15000)
-            page.wait_for_load_state("networkidle")
-            browser.close()
-    finally:
-        site.shutdown()
-        site.server_close()
+    with scripted_server(page_html, "text/html") as site, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(site + "/")
+        page.wait_for_function("window.results.length >= 2", timeout=15000)
+        page.wait_for_load_state("networkidle")
+        browser.close()
     assert r.prompts_opened() == 0
     assert r.device.session.prompt is None
