@@ -138,7 +138,7 @@ put_file() {  # src dest mode: our own files, replaced when they changed
   fi
 }
 
-write_new() {  # dest mode owner; content on stdin; never overwrites
+write_new() {  # dest mode owner [secret]; content on stdin; never overwrites
   local dest tmp; dest=$(r "$1")
   if [ -e "$dest" ]; then
     note "$1 exists: kept as it is"
@@ -151,10 +151,18 @@ write_new() {  # dest mode owner; content on stdin; never overwrites
     cat >"$tmp"
     install -D -m "$2" "$tmp" "$dest"
     rm -f "$tmp"
+  elif [ -n "${4:-}" ]; then
+    cat >/dev/null
+    echo "      | <$4>"
   else
     sed 's/^/      | /'
   fi
   run chown "$(owner "$3")" "$dest"
+}
+
+new_token() {  # 256 random bits as 64 hex digits
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n'
+  echo
 }
 
 units_for_role() {
@@ -297,14 +305,23 @@ port = "/dev/ttyUSB0"
 [sync]
 server = ""              # set by kiosk provision
 token_file = "$STATE/token"
+
+[local_api]
+# For the window's queue system (docs/local_api.md): it sends
+# Authorization: Bearer <the token in token_file>.
+bind = "127.0.0.1:8765"
+token_file = "$STATE/local_api.token"
+max_prompts_per_minute = 60
 EOF
   fi
 
-  step "create the data directory (the buffer and the token live here)"
+  step "create the data directory (the buffer and the tokens live here)"
   if [ "$ROLE" = server ]; then
     ensure_dir "$SERVER_STATE" 750 "$SVC_USER:$SVC_USER"
   else
     ensure_dir "$STATE" 750 "$SVC_USER:$SVC_USER"
+    # The local API never runs without a token: the queue system reads this one.
+    new_token | write_new "$STATE/local_api.token" 640 "$SVC_USER:$SVC_USER" "a new random token"
   fi
 
   step "install the systemd units"
@@ -350,6 +367,8 @@ EOF
   else
     note "enrol:  sudo $VENV/bin/kiosk provision --server https://SERVER --code CODE && sudo chown $SVC_USER: $STATE/token"
     note "check:  sudo -u $SVC_USER $VENV/bin/kiosk doctor"
+    note "queue system: the local API token is in $STATE/local_api.token (mode 0640, group $SVC_USER);"
+    note "        see docs/local_api.md, and \`kiosk status\` for where the device listens"
   fi
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shlex
 import stat
 import subprocess
@@ -166,7 +167,7 @@ def test_install_kiosk_writes_exactly_the_expected_files(install, target):
     expected_new = {"etc/kiosk", "etc/kiosk/kiosk.toml", "etc/systemd", "etc/systemd/system",
                     "etc/systemd/system/kiosk-app.service", "etc/systemd/system/kiosk-sync.service",
                     "opt", "opt/kiosk", "opt/kiosk/venv", "opt/kiosk/config", "opt/kiosk/docs",
-                    "var", "var/lib", "var/lib/kiosk"}
+                    "var", "var/lib", "var/lib/kiosk", "var/lib/kiosk/local_api.token"}
     expected_new |= {f"opt/kiosk/config/{p.name}" for p in repo_files("config/*.toml")}
     expected_new |= {f"opt/kiosk/docs/{p.name}" for p in repo_files("docs/*.md")}
     assert set(after) - set(before) == expected_new
@@ -176,6 +177,8 @@ def test_install_kiosk_writes_exactly_the_expected_files(install, target):
     # Modes and contents.
     assert after["etc/kiosk/kiosk.toml"][0] == "0o640"
     assert after["var/lib/kiosk"][0] == "0o750"
+    assert after["var/lib/kiosk/local_api.token"][0] == "0o640"
+    assert re.fullmatch(r"[0-9a-f]{64}\n", (target / "var/lib/kiosk/local_api.token").read_text())
     for unit in ("kiosk-app.service", "kiosk-sync.service"):
         assert after[f"etc/systemd/system/{unit}"][0] == "0o644"
         assert (target / "etc/systemd/system" / unit).read_bytes() == (ROOT / "systemd" / unit).read_bytes()
@@ -184,6 +187,8 @@ def test_install_kiosk_writes_exactly_the_expected_files(install, target):
     cfg = load_config(target / "etc/kiosk/kiosk.toml")
     assert cfg.device.id == "pi-a03" and cfg.device.channel == 4 and cfg.sync.server == ""
     assert cfg.sync.token_file == "/var/lib/kiosk/token"
+    assert cfg.local_api.token_file == "/var/lib/kiosk/local_api.token" and cfg.local_api.token == ""
+    assert cfg.local_api.bind == "127.0.0.1:8765" and cfg.local_api.max_prompts_per_minute == 60
     assert (target / "boot/firmware/cmdline.txt").read_text() == \
         "console=tty1 root=PARTUUID=1234-02 rootwait consoleblank=0\n"
     assert "kiosk:x:999:999::/var/lib/kiosk:/usr/sbin/nologin" in (target / "etc/passwd").read_text()
@@ -208,6 +213,7 @@ def test_install_kiosk_writes_exactly_the_expected_files(install, target):
     assert install.called("pip", "install", "--quiet", "--upgrade", f"{ROOT}[kiosk]")
     assert install.called("chown", "0:999", f"{r}/etc/kiosk/kiosk.toml")
     assert install.called("chown", "999:999", f"{r}/var/lib/kiosk")
+    assert install.called("chown", "999:999", f"{r}/var/lib/kiosk/local_api.token")
     assert install.called("systemctl", f"--root={r}", "enable", "kiosk-app.service", "kiosk-sync.service")
     assert install.called("systemctl", f"--root={r}", "mask", "getty@tty1.service")
     assert not install.called("systemctl", "start") and not install.called("systemctl", "daemon-reload")
@@ -221,6 +227,7 @@ def test_second_run_changes_nothing(install, target):
     assert not install.called("useradd") and not install.called("groupadd") and not install.called("usermod")
     assert not install.called("python3")
     assert "kiosk.toml exists: kept as it is" in proc.stdout
+    assert "/var/lib/kiosk/local_api.token exists: kept as it is" in proc.stdout
     assert "already has consoleblank=0" in proc.stdout
     assert "/etc/systemd/system/kiosk-app.service up to date" in proc.stdout
 
@@ -337,3 +344,31 @@ def test_dry_run_on_the_real_system_touches_nothing(stubs, tmp_path):
     assert "systemctl start kiosk-headless.service kiosk-sync.service" in proc.stdout
     assert "RootDir" not in proc.stdout and "getty" not in proc.stdout
     assert [shlex.split(line)[0] for line in log.read_text().splitlines()] == ["apt-cache"]
+
+
+def test_every_device_install_gets_its_own_local_api_token(install, target, tmp_path):
+    proc = install("--role", "kiosk", "--dry-run")
+    assert "<generated text> " + str(target / "var/lib/kiosk/local_api.token") in proc.stdout
+    assert "<a new random token>" in proc.stdout and not (target / "var/lib/kiosk").exists()
+    assert "the local API token is in /var/lib/kiosk/local_api.token" in proc.stdout
+    install("--role", "headless")
+    first = (target / "var/lib/kiosk/local_api.token").read_text()
+    other = tmp_path / "other"
+    for p in ("etc/hostname", "etc/os-release", "etc/passwd", "etc/group"):
+        (other / p).parent.mkdir(parents=True, exist_ok=True)
+        (other / p).write_bytes((target / p).read_bytes())
+    Installer(install.stubs, other, install.log)("--role", "headless")
+    assert (other / "var/lib/kiosk/local_api.token").read_text() != first
+    # The device reads it where the config says: the same file.
+    cfg = load_config(target / "etc/kiosk/kiosk.toml")
+    assert cfg.local_api.token_file == "/var/lib/kiosk/local_api.token"
+
+
+def test_upgrading_an_install_without_a_local_api_token_adds_one(install, target):
+    install("--role", "kiosk")
+    token = target / "var/lib/kiosk/local_api.token"
+    token.unlink()  # as installed by an older version
+    config = (target / "etc/kiosk/kiosk.toml").read_bytes()
+    install("--role", "kiosk", "--upgrade")
+    assert re.fullmatch(r"[0-9a-f]{64}\n", token.read_text()) and oct(stat.S_IMODE(token.stat().st_mode)) == "0o640"
+    assert (target / "etc/kiosk/kiosk.toml").read_bytes() == config
