@@ -376,6 +376,14 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "bad request body: expected a JSON object")
         return body
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own refusals (a request line or headers too
+        long, a malformed request, an unknown method) as one-line JSON too."""
+        text = message or self.responses.get(code, ("error",))[0]
+        if getattr(self, "request_version", "") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # nobody speaks 0.9: answer with a status line
+        self._send(code, {"error": f"{text} ({code})" if message else text}, {})
+
     def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(body, ensure_ascii=False).encode()
         try:

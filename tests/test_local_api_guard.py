@@ -220,3 +220,17 @@ document.getElementById("f").submit();
         browser.close()
     assert r.prompts_opened() == 0
     assert r.device.session.prompt is None
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"POST /" + b"x" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
+    (b"GET /v1/prompt/x HTTP/1.1\r\nX-Big: " + b"y" * 70000 + b"\r\n\r\n", 431),
+    (b"GET /v1/prompt/x HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n", 431),
+    (b"BREW /v1/prompt HTTP/1.1\r\n\r\n", 501),
+    (b"GARBAGE\r\n\r\n", 400),
+])
+def test_malformed_requests_are_one_line_json_too(running, request_bytes, status):
+    r = running()
+    reply = r.raw(request_bytes)
+    assert reply.status == status
+    assert _one_line_error(reply)
