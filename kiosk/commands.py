@@ -18,7 +18,12 @@ from typing import Any
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the device (touch screen, or --headless)",
                        description="Run the rating device: the touch app, or with --headless the "
-                                   "device without a screen (no Kivy import).")
+                                   "device without a screen (no Kivy import). Without a config file it "
+                                   "runs on built-in defaults and says so on stderr, with the buffer's "
+                                   "path. A touch app that cannot open the screen (no display, a failing "
+                                   "KMS/DRM backend) ends with one `kiosk: error:` line naming the SDL "
+                                   "video backend. The local API for the queue system starts with the "
+                                   "device (docs/local_api.md).")
     p.add_argument("--config", metavar="P", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
     p.add_argument("--headless", action="store_true", help="no screen and no Kivy: buttons, panels and the local API only")
     p.add_argument("--console", action="store_true",
@@ -26,7 +31,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="buffer and sync state of this device",
-                       description="Show the device's buffer and sync state.")
+                       description="Show the device's buffer and sync state, and where the local "
+                                   "API listens and where its token is (docs/local_api.md).")
     p.add_argument("--config", metavar="P", help="config file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)

@@ -31,7 +31,8 @@ class ProvisionError(KioskError, RuntimeError):
 def register(sub) -> None:
     p = sub.add_parser("provision", help="enrol this device with a one-time code from the central server",
                        description="Enrol this device: redeem a code from `kiosk admin enroll-code`, store "
-                                   "the device token (0600) and update the device config.")
+                                   "the device token (0600), make the local API token for the queue "
+                                   "system (0640, kept when it exists) and update the device config.")
     p.add_argument("--server", required=True, metavar="URL", help="central server, e.g. https://rating.example.gov.cn")
     p.add_argument("--code", required=True, metavar="CODE", help="the one-time enrolment code")
     p.add_argument("--config", metavar="P", help="device config to write (default $KIOSK_CONFIG or "
