@@ -1,4 +1,4 @@
-"""The HTTP API (DESIGN §4): FastAPI app factory :func:`create_app`.
+"""The HTTP API (docs/api.md): FastAPI app factory :func:`create_app`.
 
 Devices authenticate with a bearer device token; people with a session token
 from ``POST /api/v1/login`` (bearer or the ``kiosk_session`` cookie). The
@@ -297,7 +297,7 @@ def create_app(settings: Settings) -> FastAPI:
               openapi_extra={"requestBody": {"required": True,
                                              "content": {"application/json": {"schema": BATCH_SCHEMA}}}})
     async def post_batch(request: Request):
-        """Upload up to 500 events; one result per event, in order (DESIGN §4)."""
+        """Upload up to 500 events; one result per event, in order (docs/api.md)."""
         received_at = utcnow()
         try:
             dev = await run_in_threadpool(device_from, request)
@@ -492,7 +492,7 @@ def create_app(settings: Settings) -> FastAPI:
         group_by: Literal["section", "window", "staff", "day"] | None = None,
         include_misuse: bool = False,
     ):
-        """评价数, 差评数, 差评未整改数, 好评率 and the five level counts (DESIGN §4)."""
+        """评价数, 差评数, 差评未整改数, 好评率 and the five level counts (docs/api.md)."""
         today = datetime.now(UTC).astimezone(tz).date()
         to = to or today
         from_ = from_ or to.replace(day=1)

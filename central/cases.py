@@ -1,4 +1,4 @@
-"""差评工单: the closed loop for bad ratings (DESIGN §4).
+"""差评工单: the closed loop for bad ratings (docs/api.md).
 
 Ingest opens a case for every bad (satisfaction 1 or 2), non-misuse rating,
 with ``deadline = rating time + rectify_days`` natural days. States::

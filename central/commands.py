@@ -1,4 +1,4 @@
-"""``kiosk server`` and ``kiosk admin …`` (DESIGN §6).
+"""``kiosk server`` and ``kiosk admin …`` (docs/cli.md).
 
 Heavy imports (FastAPI, SQLAlchemy, uvicorn) happen inside the command
 functions so ``kiosk --help`` stays fast.

@@ -1,4 +1,4 @@
-"""Batch ingest: what happens to a device's upload (DESIGN §4).
+"""Batch ingest: what happens to a device's upload (docs/api.md).
 
 A batch is read under a decompressed-size limit, checked as a whole (400 /
 413), then every event is validated on its own: a bad event is ``rejected``
@@ -232,7 +232,7 @@ class Event:
 
 
 def validate_event(ev: Any) -> Event:
-    """Check one wire event (DESIGN §4); raises :class:`EventError` naming the field."""
+    """Check one wire event (docs/api.md); raises :class:`EventError` naming the field."""
     if not isinstance(ev, dict):
         raise EventError(f"event: expected a JSON object, got {_show(ev)}")
     ev_id = ev.get("id")

@@ -1,4 +1,4 @@
-"""Statistics (DESIGN §4 ``GET /api/v1/stats``) and the ratings listing.
+"""Statistics (docs/api.md, ``GET /api/v1/stats``) and the ratings listing.
 
 Aggregates are read from ``rollup_daily`` and ``rollup_monthly``, which ingest
 and case transitions keep exact in their own transactions; the query cost

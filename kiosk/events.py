@@ -1,4 +1,4 @@
-"""The events a device appends to its buffer and uploads (DESIGN §4).
+"""The events a device appends to its buffer and uploads (docs/api.md, ``POST /api/v1/batches``).
 
 Events are plain dicts in their wire form. They are made here and nowhere
 else, so every event carries the same time facts (``created_at``,

@@ -1,5 +1,5 @@
 """The five satisfaction levels, their two REVERSED public code orders, the
-evaluation channels and the national reason dictionary (DESIGN §2).
+evaluation channels and the national reason dictionary (wire codes: docs/api.md; buttons left to right: docs/hardware.md).
 
 There is one internal enum, :class:`Level`. A bare number is never passed
 around without saying which order it is in:

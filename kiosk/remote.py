@@ -1,4 +1,4 @@
-"""Per-device settings kept on the central server (DESIGN §6, "remote settings").
+"""Per-device settings kept on the central server (docs/api.md, "Remote settings and the staff roster").
 
 The uploader receives them in the heartbeat response and stores them in the
 buffer's meta table (``settings.remote``); the device process picks them up

@@ -12,7 +12,7 @@ States::
                                         └──timeout──▶ unrated event ──▶ IDLE
     any state         ──append fails──▶ OUT_OF_ORDER ──probe ok / press stored──▶ home
 
-Rules (DESIGN §3):
+Rules (docs/hardware.md, docs/local_api.md):
 
 * A rating is acknowledged (``Outcome.stored``) only after the sink returned,
   i.e. after it is durable. When the sink fails the press is NOT acknowledged

@@ -1,5 +1,5 @@
 """The heartbeat: ``POST /api/v1/heartbeat`` every ``interval_seconds`` with
-the device's state (DESIGN §4), on its own thread and its own HTTP session so
+the device's state (docs/sync.md, "Heartbeat"), on its own thread and its own HTTP session so
 it never waits behind a backlog being uploaded.
 """
 

@@ -1,6 +1,6 @@
 """The upload loop: pending events → ``POST /api/v1/batches`` → verdicts.
 
-Rules (DESIGN §4, issue "Sync"):
+Rules (docs/sync.md):
 
 - Events go oldest first, ``batch_size`` at a time, each as the JSON text
   stored in the buffer (never decoded and encoded again). A batch's verdicts

@@ -254,7 +254,7 @@ def rfc3339_ms(t: datetime | None = None) -> str:
 
 
 def rating_event(satisfaction: int = 5, **fields: Any) -> dict[str, Any]:
-    """A valid wire ``rating`` event (DESIGN §4); ``fields`` override any key.
+    """A valid wire ``rating`` event (docs/api.md); ``fields`` override any key.
 
     Defaults: fresh uuid4 id, created_at now, clock_synced true, boot_id "boot-1",
     mono_ms 1000, source "touch", channel 4, window "1", section "综合服务区",

@@ -1,4 +1,4 @@
-"""The two reversed code orders and the reason dictionary (DESIGN §2)."""
+"""The two reversed code orders and the reason dictionary (docs/api.md, docs/hardware.md)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Serial panel protocol v1 (DESIGN §5): framing, parsing and checksums.
+"""Serial panel protocol v1 (docs/hardware.md): framing, parsing and checksums.
 
 Pure functions and a byte-fed line assembler, no port: the serial source, the
 panel simulator, the tests and the benchmark all speak through this module.

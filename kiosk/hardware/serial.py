@@ -1,4 +1,4 @@
-"""A serial/RS-485/USB "evaluator" panel speaking protocol v1 (DESIGN §5).
+"""A serial/RS-485/USB "evaluator" panel speaking protocol v1 (docs/hardware.md).
 
 The source owns two threads: a reader (opens the port, reconnects, parses
 lines with :mod:`kiosk.hardware.protocol` and hands presses and triggers to the

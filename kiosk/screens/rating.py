@@ -1,4 +1,4 @@
-"""The rating screen: five buttons in one row, 非常满意 → 非常不满意 (DESIGN §7).
+"""The rating screen: five buttons in one row, 非常满意 → 非常不满意 (docs/screenshots/README.md).
 
 Above the buttons a band shows the window, the prompt and the staff card.
 The buttons span the width and the vertical middle of the screen (from 32 %

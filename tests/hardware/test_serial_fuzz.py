@@ -1,7 +1,7 @@
 """Random bytes never crash the serial reader and never make a rating that no
 valid KEY frame asked for.
 
-The oracle below is written from DESIGN §5 independently of the parser: a
+The oracle below is written from docs/hardware.md independently of the parser: a
 line (ended by ``\\n``, stray ``\\r`` at its ends ignored, at most 80 bytes)
 asks for a press only if it reads ``KEY <1..5>`` (spaces around words
 allowed) with, optionally, a correct ``*HH`` XOR checksum.

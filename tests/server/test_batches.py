@@ -1,4 +1,4 @@
-"""POST /api/v1/batches (DESIGN §4): results, whole-batch errors, idempotency,
+"""POST /api/v1/batches (docs/api.md): results, whole-batch errors, idempotency,
 gzip and gzip bombs, tokens and clock repair."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GET /api/v1/stats (DESIGN §4): arithmetic on a known data set, misuse,
+"""GET /api/v1/stats (docs/api.md): arithmetic on a known data set, misuse,
 invalidated cases, unrated prompts, filters, grouping and timezone days."""
 
 from __future__ import annotations

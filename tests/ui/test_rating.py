@@ -1,4 +1,4 @@
-"""The rating screen: layout (DESIGN §7) and real touches → the right level in the buffer."""
+"""The rating screen: layout (docs/screenshots/README.md) and real touches → the right level in the buffer."""
 
 import colorsys
 
