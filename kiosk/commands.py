@@ -203,7 +203,6 @@ def gather_status(cfg) -> dict[str, Any]:
     from .buffer import Buffer
     from .clock import parse_rfc3339
     from .device import buffer_path
-
     from .local_api import describe
 
     path = buffer_path(cfg)
