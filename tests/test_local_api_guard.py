@@ -4,6 +4,7 @@ a prompt, nothing leaves a traceback in the device's log."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 
@@ -192,11 +193,22 @@ def test_any_ip_literal_is_accepted_only_when_bound_to_all_addresses(running):
     assert not r.api.host_allowed(f"queue.example:{r.port}")
 
 
-def test_a_page_in_chromium_cannot_open_a_prompt(running, tmp_path):
-    """A real browser: a page served from another local port posts to the API
-    (fetch no-cors, fetch with JSON, a form) — no prompt opens."""
+@contextlib.contextmanager
+def chromium(*args: str):
+    """A headless Chromium page (Debian's chromium, never a downloaded one)."""
     playwright = pytest.importorskip("playwright.sync_api")
-    r = running()
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", *args])
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def test_a_page_from_another_origin_cannot_open_a_prompt(running):
+    """A page served from another local port posts to the API with a form, a
+    no-cors fetch and a CORS fetch carrying the (leaked) token: no prompt opens."""
+    r = running(token="change-me")
     target = r.url + "/v1/prompt"
     page_html = f"""<!doctype html><html><body>
 <form id="f" method="post" action="{target}" enctype="text/plain" target="sink">
@@ -207,19 +219,43 @@ fetch("{target}", {{method: "POST", mode: "no-cors", body: '{{"project_no": "NOC
        headers: {{"Content-Type": "text/plain"}}}}).then(() => results.push("nocors sent"),
        e => results.push("nocors " + e));
 fetch("{target}", {{method: "POST", body: '{{"project_no": "CORS"}}',
-       headers: {{"Content-Type": "application/json", "Authorization": "Bearer guess"}}}})
+       headers: {{"Content-Type": "application/json", "Authorization": "Bearer change-me"}}}})
   .then(() => results.push("cors sent"), e => results.push("cors failed"));
 document.getElementById("f").submit();
 </script></body></html>""".encode()
-    with scripted_server(page_html, "text/html") as site, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        page = browser.new_page()
+    with scripted_server(page_html, "text/html") as site, chromium() as page:
         page.goto(site + "/")
         page.wait_for_function("window.results.length >= 2", timeout=15000)
         page.wait_for_load_state("networkidle")
-        browser.close()
+        assert "cors failed" in page.evaluate("window.results")  # the preflight was refused
     assert r.prompts_opened() == 0
     assert r.device.session.prompt is None
+
+
+def test_dns_rebinding_in_chromium_cannot_open_a_prompt(running):
+    """DNS rebinding: a page from rebind.example:<port>, whose name then resolves
+    to 127.0.0.1, is same-origin with the API and may send any header, even a
+    leaked token. Its Host (and Origin) still name the page: 403.
+
+    Chromium's own local-network block is switched off: other browsers and the
+    web views inside queue systems have none, and the device must not rely on it."""
+    r = running(token="change-me")
+    origin = f"http://rebind.example:{r.port}"
+    html = """<!doctype html><script>
+window.results = [];
+fetch("/v1/prompt", {method: "POST", body: '{"project_no": "REBIND"}',
+      headers: {"Content-Type": "application/json", "Authorization": "Bearer change-me"}})
+  .then(r => r.text().then(t => results.push(r.status + " " + t)), e => results.push("failed " + e));
+</script>"""
+    with chromium("--host-resolver-rules=MAP rebind.example 127.0.0.1",
+                  "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests") as page:
+        # The attacker's server answered for the page; the API calls go to the device.
+        page.route(origin + "/", lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+        page.goto(origin + "/")
+        page.wait_for_function("window.results.length >= 1", timeout=15000)
+        result = page.evaluate("window.results[0]")
+    assert result.startswith("403 ") and "is not this device" in result, result
+    assert r.prompts_opened() == 0
 
 
 @pytest.mark.parametrize("request_bytes, status", [
