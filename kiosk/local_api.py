@@ -83,7 +83,11 @@ def ensure_token_file(path: Path) -> bool:
         return False
     from .provision import write_private
 
-    write_private(path, new_token() + "\n", mode=0o640)
+    try:
+        write_private(path, new_token() + "\n", mode=0o640)
+    except OSError as exc:
+        raise KioskError(f"cannot write the local API token file {path}: {exc.strerror} (check the "
+                         f"directory's permissions, or set [local_api] token_file or token)") from exc
     return True
 
 

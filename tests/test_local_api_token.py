@@ -55,6 +55,15 @@ def test_an_empty_token_file_stops_the_device_with_one_line(tmp_path):
                     "in it, or delete it and the device makes a new one at the next start")
 
 
+def test_a_token_file_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    config = device_config(tmp_path, local_api=f'token_file = "{tmp_path / "not-a-dir" / "t"}"')
+    proc = run_kiosk("run", "--headless", "--config", str(config), timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"kiosk: error: cannot write the local API token file {tmp_path / 'not-a-dir' / 't'}: ")
+
+
 def test_a_device_without_a_token_makes_one_and_requires_it(tmp_path):
     config = device_config(tmp_path, local_api="")
     token_file = tmp_path / "data" / "local_api.token"
