@@ -62,7 +62,8 @@ def test_long_press_and_pin_open_the_technician_screen(make_kiosk, pin_hash):
     assert values["f_window"] == "7 / 综合服务区"
     assert values["f_server"] == "https://rating.example.gov.cn"
     assert values["f_pending"] == "1 / 0"
-    assert values["f_ratings"] == "1 · 0 · 0 · 0 · 0"
+    counts = [(name.text, count.text) for name, count in tech.level_cells.values()]
+    assert counts == [("非常满意", "1"), ("满意", "0"), ("基本满意", "0"), ("不满意", "0"), ("非常不满意", "0")]
     assert values["f_last_sync"] == "从未"
     assert "已同步" in values["f_clock"]
     assert values["f_hardware"] == "gpio 正常"
