@@ -2,7 +2,8 @@
 
 ``POST /v1/prompt`` with ``{"project_no", "ticket_no", "staff_no"}`` opens a
 prompt and returns its id; ``GET /v1/prompt/<id>`` returns ``pending``,
-``rated`` (with ``satisfaction``, wire order) or ``unrated``. Bound to
+``rated`` (with ``satisfaction``, wire order) or ``unrated``. ``POST /v1/pause``
+with ``{"paused": true|false}`` sets 暂停服务 (prompts refused with 503). Bound to
 127.0.0.1 by default; with ``[local_api] token`` set, requests must carry
 ``Authorization: Bearer <token>``. Standard library only: the device does not
 carry a web framework.
@@ -82,7 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         if not self._authorised():
             return
-        if self.path.rstrip("/") != "/v1/prompt":
+        path = self.path.rstrip("/")
+        if path not in ("/v1/prompt", "/v1/pause"):
             return self._send(404, {"error": f"no such endpoint: POST {self.path}"})
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -95,6 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("expected a JSON object")
+            if path == "/v1/pause":
+                return self._pause(body)
             fields = {}
             for key in ("project_no", "ticket_no", "staff_no"):
                 value = body.get(key)
@@ -113,6 +117,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(503, {"error": "the device did not answer in time"})
         self._send(201, {"id": prompt.id, "status": "pending", "project_no": prompt.project_no,
                          "ticket_no": prompt.ticket_no, "staff_no": prompt.staff_no})
+
+    def _pause(self, body: dict) -> None:
+        """暂停服务 on or off: ``{"paused": true|false}``."""
+        if not isinstance(body.get("paused"), bool):
+            raise ValueError('expected {"paused": true} or {"paused": false}')
+        try:
+            view = self.api.device.set_paused(body["paused"]).result(TIMEOUT)
+        except TimeoutError:
+            return self._send(503, {"error": "the device did not answer in time"})
+        self._send(200, {"paused": view.paused, "state": view.state.value})
 
     def do_GET(self) -> None:  # noqa: N802
         if not self._authorised():
