@@ -298,6 +298,7 @@ class KioskApp(App):
         name = screen_for(view)
         self.screens[name].show(view)
         if self.root is not None and self.current not in MAINTENANCE and self.current != name:
+            log.info("screen %s", name)
             self.root.show(name)
         if view.prompt is not None and (previous is None or previous.prompt is None
                                         or previous.prompt.id != view.prompt.id):

@@ -237,7 +237,7 @@ class RatingButton(ButtonBehavior, Panel):
             self.bg = mix(self._colour, BACKGROUND, 0.78)
             self.face.ink = mix(self._colour, BACKGROUND, 0.45)
             self.face.face = WHITE
-            self.text.color = MUTED
+            self.text.color = self.text.disabled_color = MUTED
         else:
             self.bg = darker(self._colour, 0.8) if self.state == "down" else self._colour
             self.face.ink = darker(self._colour, 0.55)
