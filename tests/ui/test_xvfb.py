@@ -14,15 +14,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-W, H = 800, 480
+W, H = 800, 480  # the window size kiosk_run (test_run.py) asks for
 COOLDOWN, THANKS = 5, 3
 
 
@@ -49,26 +47,10 @@ def xvfb():
 
 @pytest.fixture
 def real_app(tmp_path, xvfb):
-    data = tmp_path / "data"
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f"""
-[device]
-id = "xvfb-kiosk"
-data_dir = "{data}"
-[ui]
-mode = "free"
-fullscreen = false
-size = "{W}x{H}"
-cooldown_seconds = {COOLDOWN}
-thanks_seconds = {THANKS}
-[local_api]
-enabled = false
-""", encoding="utf-8")
-    env = dict(os.environ, DISPLAY=xvfb, SDL_VIDEODRIVER="x11", SDL_AUDIODRIVER="dummy", KIVY_NO_ARGS="1",
-               KIVY_HOME=str(tmp_path / "kivy"), LP_NUM_THREADS="0", PYTHONPATH=str(ROOT))
-    env.pop("KIOSK_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    from .test_run import kiosk_run
+
+    proc = kiosk_run(tmp_path, f"cooldown_seconds = {COOLDOWN}\nthanks_seconds = {THANKS}",
+                     DISPLAY=xvfb, SDL_VIDEODRIVER="x11")
     log: list[tuple[float, str]] = []
     up = threading.Event()
 
@@ -81,7 +63,7 @@ enabled = false
     threading.Thread(target=read, daemon=True).start()
     try:
         assert up.wait(60), "".join(line for _, line in log)
-        yield xvfb, data / "buffer.db", log
+        yield xvfb, tmp_path / "data" / "buffer.db", log
     finally:
         proc.terminate()
         proc.wait(timeout=20)
