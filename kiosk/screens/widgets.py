@@ -373,7 +373,8 @@ class StaffCard(Panel):
         self._photo_path: str | None = "unset"
 
     def show(self, name: str, no_text: str, photo: str | None) -> None:
-        self.name_label.text = name
+        # A long name with a middle dot (欧阳木合塔尔·买买提) breaks there, not mid-name.
+        self.name_label.text = name.replace("·", "·\n", 1) if "·" in name and len(name) > 6 else name
         self.no_label.text = no_text
         if photo != self._photo_path:
             self._photo_path = photo

@@ -95,3 +95,5 @@ def test_screenshot_tool_makes_every_screen(tmp_path):
     assert {"idle", "rating", "reasons", "thanks", "out_of_order", "pin", "technician"} <= set(SCREENS)
     assert names == sorted(f"{s}_{lang}_800x480.png" for s in SCREENS for lang in ("zh", "en"))
     assert all(8000 < (tmp_path / n).stat().st_size < 1_000_000 for n in names), "not blank, not huge"
+    listed = (ROOT / "docs" / "screenshots" / "README.md").read_text(encoding="utf-8")
+    assert all(f"({n})" in listed for n in names), "docs/screenshots/README.md shows every screen"

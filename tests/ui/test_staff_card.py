@@ -75,6 +75,8 @@ def test_staff_card_reads_from_the_citizens_chair(make_kiosk, tmp_path, size, la
         assert not label.overflows(), f"{label.text!r} does not fit its box"
         assert inside(label, card), f"{label.text!r} leaves the card"
     assert card.name_label.font_size >= 0.04 * k.root.height, "still large after fitting a long name"
+    if name == LONG_NAME:
+        assert card.name_label.text == "欧阳木合塔尔·\n买买提", "broken at the middle dot, not mid-name"
     assert inside(card, band), "the card stays in the band, out of the buttons"
     image = photo_of(card)
     assert isinstance(image, Image)
