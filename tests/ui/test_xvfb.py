@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -101,6 +102,11 @@ def ratings(db: Path) -> list[dict]:
     return [e for e in (json.loads(r[0]) for r in rows) if e["type"] == "rating"]
 
 
+def logged_at(line: str) -> float:
+    """The time of a log line of the app ("2026-12-01 22:41:48,912 INFO …"), in seconds."""
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
 def wait_for(predicate, seconds: float):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -113,9 +119,14 @@ def wait_for(predicate, seconds: float):
 
 def test_taps_through_the_cooldown_never_make_a_misuse_press(real_app):
     display, db, log = real_app
-    clicked = time.monotonic()
-    click(display, *button_centre(0))  # 非常满意
-    (first,) = wait_for(lambda: ratings(db), 10)
+    for _ in range(60):  # until the window is mapped and takes the tap (once it does, one tap is enough)
+        click(display, *button_centre(0))  # 非常满意
+        try:
+            wait_for(lambda: ratings(db), 0.5)
+            break
+        except AssertionError:
+            continue
+    (first,) = wait_for(lambda: ratings(db), 30)
     t0 = time.monotonic()
     assert first["satisfaction"] == 5 and first["misuse"] is False
     taps = []
@@ -133,10 +144,12 @@ def test_taps_through_the_cooldown_never_make_a_misuse_press(real_app):
     trap = [t for t in taps if THANKS + 0.1 < t < COOLDOWN - 0.3]
     assert trap, f"taps were made where the old screen looked live, taps at {taps}"
     assert not any("stored as misuse" in line for _, line in log), "".join(line for _, line in log)
-    shown = [(t - clicked, line.split("screen ")[-1].strip()) for t, line in log if " screen " in line]
+    shown = [(logged_at(line), line.split("screen ")[-1].strip()) for _, line in log if " screen " in line]
     assert [name for _, name in shown][:2] == ["thanks", "rating"], shown
-    assert shown[1][0] >= COOLDOWN, f"the rating screen came back {shown[1][0]:.2f} s after the tap"
+    gap = shown[1][0] - shown[0][0]
+    # The app's own log clock; the thanks screen is logged a few ms after the press is timed.
+    assert gap >= COOLDOWN - 0.1, f"the rating screen came back {gap:.2f} s after the thanks screen"
     # A USB keypad (like any panel) pressed now, within the new cooldown, is kept flagged, not thanked.
     key(display, "3")
-    third = wait_for(lambda: ratings(db)[2:], 10)[0]
+    third = wait_for(lambda: ratings(db)[2:], 30)[0]
     assert third["source"] == "keyboard" and third["misuse"] is True
