@@ -9,6 +9,7 @@ APT_PACKAGES=(
   postgresql                 # throwaway clusters for the server tests
   chromium                   # headless browser for the web page tests
   fonts-wqy-microhei         # the CJK font the touch screen needs
+  xvfb xdotool fonts-droid-fallback   # real-click screen tests; the font that lacks Latin
   espeak-ng                  # voice prompt files
   socat
   sqlite3

@@ -273,6 +273,7 @@ DEVICE_SCHEMA = Section("", sections=[
         Key("reasons_for", str, "bad", choices=["bad", "all"]),
         Key("font", str, ""),
         Key("technician_pin", str, "", check=_pin_hash),
+        Key("supervision_phone", str, "", doc="监督电话 shown after a 差评 (remote settings may override)"),
     ]),
     Section("audio", [
         Key("enabled", bool, False),

@@ -223,6 +223,10 @@ class Device:
     def view(self) -> Future:
         return self.submit(self.session.view)
 
+    def set_paused(self, paused: bool) -> Future:
+        """暂停服务 on or off; Future[View]."""
+        return self.submit(self.session.set_paused, paused)
+
     # --- housekeeping ---------------------------------------------------------
 
     def health(self) -> dict[str, Any]:

@@ -158,15 +158,19 @@ class Doctor:
     # --- screen ------------------------------------------------------------------
 
     def check_font(self) -> None:
-        from .screens.fonts import FontError, find_cjk_font
+        """The same check as the touch app's at start: a font that draws every
+        character of the screens, the staff name and the section, or FAIL."""
+        from .screens.fonts import FontError, find_cjk_font, required_text
 
+        needed = required_text(self.cfg)
         try:
-            path = find_cjk_font(self.cfg.ui.font)
+            path = find_cjk_font(self.cfg.ui.font, needed)
         except FontError as exc:
             self.add(FAIL if self.touch else WARN, "font",
                      f"{exc}" + ("" if self.touch else " (only the touch app needs it)"))
             return
-        self.add(OK, "font", f"CJK font {path}")
+        self.add(OK, "font", f"{path} covers every character of the screens ({len(needed)} characters: "
+                             "digits, Latin, punctuation, Chinese, the staff name and the section)")
 
     def check_display(self) -> None:
         if not self.touch:

@@ -2,7 +2,8 @@
 
 ``POST /v1/prompt`` with ``{"project_no", "ticket_no", "staff_no"}`` opens a
 prompt and returns its id; ``GET /v1/prompt/<id>`` returns ``pending``,
-``rated`` (with ``satisfaction``, wire order) or ``unrated``.
+``rated`` (with ``satisfaction``, wire order) or ``unrated``. ``POST /v1/pause``
+with ``{"paused": true|false}`` sets 暂停服务 (prompts refused with 503).
 
 It listens on 127.0.0.1 by default and is meant for one program on the same
 machine, never for a web page: every request must carry the token
@@ -159,6 +160,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/prompt", "open_prompt", body=True),
     Route("GET", "/v1/prompt/(?P<prompt_id>[^/]+)", "prompt_status"),
+    Route("POST", "/v1/pause", "set_paused", body=True),
 )
 
 
@@ -269,6 +271,17 @@ class LocalApi:
         if found is None:
             raise ApiError(404, f"no prompt with id {prompt_id}")
         return 200, found
+
+    def set_paused(self, req: Request) -> tuple[int, dict[str, Any]]:
+        """暂停服务 on or off: ``{"paused": true|false}``."""
+        paused = req.body.get("paused")
+        if not isinstance(paused, bool):
+            raise ApiError(400, 'bad request body: expected {"paused": true} or {"paused": false}')
+        try:
+            view = self.device.set_paused(paused).result(TIMEOUT)
+        except TimeoutError:
+            raise ApiError(503, "the device did not answer in time") from None
+        return 200, {"paused": view.paused, "state": view.state.value}
 
 
 class _Server(ThreadingHTTPServer):

@@ -9,8 +9,10 @@ Values a server may set, all optional (absent = the local config's value):
 
 ``window``, ``section``, ``staff_no``, ``staff_name``, ``staff_photo`` (a path
 under the data dir, written by the uploader), ``mode`` (free|transaction),
-``language`` (zh_CN|en), ``reasons_for`` (bad|all) and ``reasons`` (per level,
-wire order, the subset of national codes to offer: ``{"1": ["115", "113"]}``).
+``language`` (zh_CN|en), ``reasons_for`` (bad|all), ``reasons`` (per level,
+wire order, the subset of national codes to offer: ``{"1": ["115", "113"]}``),
+and for the thanks screen after a 差评: ``rectify_days`` (1..60),
+``rectify_day_kind`` (natural|working) and ``supervision_phone`` (监督电话).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from .session import Settings
 
 META_KEY = "settings.remote"
 
-_TEXT = {"window": 32, "section": 64, "staff_no": 32, "staff_name": 64, "staff_photo": 512}
-_CHOICES = {"mode": ("free", "transaction"), "language": ("zh_CN", "en"), "reasons_for": ("bad", "all")}
+_TEXT = {"window": 32, "section": 64, "staff_no": 32, "staff_name": 64, "staff_photo": 512,
+         "supervision_phone": 32}
+_CHOICES = {"mode": ("free", "transaction"), "language": ("zh_CN", "en"), "reasons_for": ("bad", "all"),
+            "rectify_day_kind": ("natural", "working")}
 
 
 def validate(values: Any) -> dict[str, Any]:
@@ -44,9 +48,13 @@ def validate(values: Any) -> dict[str, Any]:
             out[key] = value
         elif key == "reasons":
             out[key] = _reasons(value)
+        elif key == "rectify_days":
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 60:
+                raise ValueError(f"settings.rectify_days: expected a whole number of days 1..60, got {value!r}")
+            out[key] = value
         else:
             raise ValueError(f"settings.{key}: unknown setting; expected one of "
-                             f"{', '.join(sorted([*_TEXT, *_CHOICES, 'reasons']))}")
+                             f"{', '.join(sorted([*_TEXT, *_CHOICES, 'reasons', 'rectify_days']))}")
     return out
 
 
@@ -91,5 +99,6 @@ def merge(cfg, remote: dict[str, Any] | None) -> tuple[Settings, dict[str, Any]]
         reasons={int(k): tuple(v) for k, v in reasons.items()} if reasons else None)
     extras = {"language": values.get("language", extras["language"]),
               "staff_photo": values.get("staff_photo", "" if staff_changed else extras["staff_photo"]),
-              "version": remote.get("version")}
+              "version": remote.get("version"),
+              **{k: values[k] for k in ("rectify_days", "rectify_day_kind", "supervision_phone") if k in values}}
     return settings, extras

@@ -18,7 +18,16 @@ Rules (docs/hardware.md, docs/local_api.md):
   i.e. after it is durable. When the sink fails the press is NOT acknowledged
   and the session goes out of order.
 * Free mode: a press within ``cooldown_seconds`` of the previous counted
-  rating is still stored, flagged ``misuse``, and answered ``cooldown``.
+  rating is still stored, flagged ``misuse``, and answered ``cooldown``. The
+  thanks screen lasts until the cooldown is over, so the touch screen never
+  offers live buttons whose press would be flagged; when the rating screen is
+  shown during a cooldown anyway (back from out of order), the view carries
+  ``cooldown_left`` and the screen shows the buttons as not ready. A misuse
+  press is never thanked: the session stays where it is and the view carries
+  ``misuse_notice`` until the cooldown ends.
+* Paused (暂停服务, set by the staff): prompts are refused
+  (:class:`SessionPaused`) and presses too (``no_prompt``, nothing stored);
+  an open reasons step or thanks screen finishes first.
 * Transaction mode: one rating per prompt; a press with no open prompt is
   refused (``no_prompt``) and nothing is stored. An unanswered prompt becomes an
   ``unrated`` event after ``prompt_timeout_seconds``.
@@ -46,6 +55,10 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 2.0
 KEEP_PROMPTS = 1000
+
+
+class SessionPaused(SessionError):
+    """The window is paused (暂停服务): prompts are refused until it is resumed."""
 
 
 class State(enum.Enum):
@@ -116,7 +129,8 @@ class Outcome:
     """What became of one press. ``stored`` is True only once the event is durable.
 
     ``reason``: None (a counted rating), ``cooldown`` (stored, flagged misuse),
-    ``no_prompt`` (refused, nothing stored) or ``error`` (not stored: buffer failure).
+    ``no_prompt`` (refused, nothing stored: no open prompt, or the window is
+    paused) or ``error`` (not stored: buffer failure).
     """
 
     position: int
@@ -151,6 +165,12 @@ class View:
     error: str | None = None
     #: The reason codes to offer on the reasons screen (for ``level``).
     offered_reasons: tuple[str, ...] = ()
+    #: Free mode: seconds until a press counts again (None when it counts now).
+    cooldown_left: float | None = None
+    #: A press was just stored as misuse (within the cooldown): say so, never thank it.
+    misuse_notice: bool = False
+    #: The staff set 暂停服务: no prompts, no presses.
+    paused: bool = False
 
 
 @dataclass
@@ -175,10 +195,12 @@ class Session:
         self.prompt: Prompt | None = None
         self._pending: _Pending | None = None
         self._deadline: float | None = None
-        self._last_counted: float | None = None
         self._error: str | None = None
         self._next_probe: float = 0.0
         self._unrated_due: Prompt | None = None  # an expired prompt whose event is not yet durable
+        self._ready_at: float | None = None  # free mode: when a press counts again
+        self._misuse_notice = False
+        self.paused = False
         self.prompts: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # --- queries -----------------------------------------------------------
@@ -203,7 +225,17 @@ class Session:
             seconds_left=None if deadline is None else max(0.0, deadline - now),
             error=self._error,
             offered_reasons=self.offered_reasons(level) if self._pending else (),
+            cooldown_left=self.cooldown_left(),
+            misuse_notice=self._misuse_notice,
+            paused=self.paused,
         )
+
+    def cooldown_left(self) -> float | None:
+        """Free mode: seconds until a press is counted again; None when it is counted now."""
+        if self._ready_at is None:
+            return None
+        left = self._ready_at - self.clock.monotonic()
+        return left if left > 0 else None
 
     def offered_reasons(self, level: Level) -> tuple[str, ...]:
         """The reason codes to offer after a rating at ``level``."""
@@ -214,7 +246,7 @@ class Session:
 
     def next_deadline(self) -> float | None:
         """The monotonic time at which :meth:`tick` has something to do."""
-        times = [t for t in (self._deadline,
+        times = [t for t in (self._deadline, self._ready_at,
                              self.prompt.deadline if self.prompt else None,
                              self._next_probe if self.state is State.OUT_OF_ORDER else None) if t is not None]
         return min(times) if times else None
@@ -230,11 +262,12 @@ class Session:
         level = Level.from_position(position)
         now = self.clock.monotonic()
         prompt = self.prompt
+        if self.paused:  # like a window with no open prompt: refused, nothing stored
+            return Outcome(position, source, stored=False, reason="no_prompt", level=level)
         if self.settings.mode == "transaction" and (
                 prompt is None or self.state not in (State.RATING, State.OUT_OF_ORDER)):
             return Outcome(position, source, stored=False, reason="no_prompt", level=level)
-        misuse = (self.settings.mode == "free" and self._last_counted is not None
-                  and now - self._last_counted < self.settings.cooldown_seconds)
+        misuse = self.settings.mode == "free" and self._ready_at is not None and now < self._ready_at
         staff = self._staff_for(prompt)
         event = events.rating(
             self.clock, level, source, staff, misuse=misuse,
@@ -249,10 +282,12 @@ class Session:
         self._recovered()
         if misuse:
             log.info("press %s from %s within cooldown: stored as misuse", position + 1, source)
-            if self.state is State.RATING:
-                self._enter(State.THANKS, self.settings.thanks_seconds, level=None)
+            self._misuse_notice = True
+            self._notify()
             return Outcome(position, source, stored=True, reason="cooldown", level=level, event=event)
-        self._last_counted = now
+        self._misuse_notice = False
+        if self.settings.mode == "free" and self.settings.cooldown_seconds > 0:
+            self._ready_at = now + self.settings.cooldown_seconds
         if prompt is not None:
             self._close_prompt(prompt, "rated", satisfaction=level.wire)
         if self._pending is not None:
@@ -273,6 +308,9 @@ class Session:
         """
         if self.state is State.OUT_OF_ORDER:
             raise SessionError(f"device out of order: {self._error}")
+        if self.paused:
+            raise SessionPaused("the window is paused (暂停服务): no prompt opened; "
+                                "resume it from the technician screen or POST /v1/pause {\"paused\": false}")
         if self.prompt is not None:
             self._expire_prompt(self.prompt)
             if self.state is State.OUT_OF_ORDER:
@@ -298,6 +336,8 @@ class Session:
             raise SessionError("no reasons step is open")
         from .levels import check_reasons
         self._pending.draft = check_reasons(self._pending.event["satisfaction"], codes)
+        if self.state is State.REASONS:  # a citizen who is choosing gets the full time again
+            self._deadline = self.clock.monotonic() + self.settings.reasons_timeout_seconds
         self._notify()
 
     def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> dict | None:
@@ -331,6 +371,28 @@ class Session:
         level = Level.from_wire(self._pending.event["satisfaction"])
         self._pending = None
         self._enter(State.THANKS, self.settings.thanks_seconds, level=level)
+
+    def set_paused(self, paused: bool) -> View:
+        """暂停服务 on or off (the staff, through the local API or the technician screen).
+
+        Pausing closes an open prompt as ``unrated`` (the citizen it was for
+        is told the window is paused); a reasons step or thanks screen
+        finishes first. Returns the view after the change.
+        """
+        paused = bool(paused)
+        if paused == self.paused:
+            return self.view()
+        self.paused = paused
+        log.warning("window %s %s", self.window.window_no, "paused (暂停服务)" if paused else "resumed")
+        if paused and self.prompt is not None and self.state is State.RATING:
+            self._expire_prompt(self.prompt)
+            if self.state is State.OUT_OF_ORDER:
+                return self.view()
+        if self.state in (State.RATING, State.IDLE) and self.prompt is None:
+            self._enter(self.home, None)
+        else:
+            self._notify()
+        return self.view()
 
     def set_staff(self, staff_no: str, staff_name: str) -> None:
         """The staff member on duty changed (technician screen, remote settings)."""
@@ -372,6 +434,10 @@ class Session:
                 else:
                     self._recovered()
             return
+        if self._ready_at is not None and now >= self._ready_at:
+            self._ready_at = None
+            self._misuse_notice = False
+            self._notify()  # the buttons are ready again
         if self.prompt is not None and now >= self.prompt.deadline and self.state is State.RATING:
             self._expire_prompt(self.prompt)
             return
@@ -391,6 +457,10 @@ class Session:
     def _enter(self, state: State, seconds: float | None, level: Level | None = None) -> None:
         self.state = state
         self._deadline = None if seconds is None else self.clock.monotonic() + seconds
+        if state is State.THANKS and self._ready_at is not None:
+            # free mode: thanks lasts until the cooldown is over, so the rating
+            # screen comes back only when its buttons count (the same float: no gap)
+            self._deadline = max(self._deadline, self._ready_at)
         self._thanks_level = level
         self._notify()
 

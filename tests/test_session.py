@@ -49,7 +49,7 @@ def make(sink, clock, **kw):
 # --- free mode -----------------------------------------------------------------
 
 def test_free_good_rating_goes_to_thanks_then_back(sink, clock):
-    s, views = make(sink, clock)
+    s, views = make(sink, clock, cooldown_seconds=0)
     assert s.state is State.RATING
     out = s.press(0, "touch")
     assert out.accepted and out.ack and out.level is Level.VERY_SATISFIED
@@ -145,20 +145,112 @@ def test_reasons_for_all_levels(sink, clock):
 
 
 def test_cooldown_press_is_stored_flagged_never_dropped(sink, clock):
-    s, _ = make(sink, clock, cooldown_seconds=5)
+    s, _ = make(sink, clock, cooldown_seconds=5, thanks_seconds=3)
     assert s.press(0, "touch").accepted
     clock.advance(3.5)
-    s.tick()  # thanks over (3 s)
-    assert s.state is State.RATING
+    s.tick()
+    assert s.state is State.THANKS, "thanks lasts until the cooldown is over"
     out = s.press(4, "gpio")
     assert out.stored and not out.accepted and not out.ack and out.reason == "cooldown"
-    assert s.state is State.THANKS  # the citizen still sees the press was taken
-    clock.advance(1.6)  # 5.1 s after the counted rating
+    view = s.view()
+    assert view.state is State.THANKS and view.misuse_notice, "said, never thanked as a new rating"
+    assert view.level is Level.VERY_SATISFIED, "the thanks is still the one for the counted rating"
+    clock.advance(1.5)  # exactly 5 s after the counted rating
     s.tick()
+    assert s.state is State.RATING and s.view().cooldown_left is None and not s.view().misuse_notice
     out = s.press(1, "touch")
     assert out.accepted
     flags = [(e["satisfaction"], e["misuse"]) for e in sink.events("rating")]
     assert flags == [(5, False), (1, True), (4, False)]
+
+
+@pytest.mark.parametrize("thanks, cooldown", [(3, 5), (5, 5), (6, 5), (1, 30)])
+def test_rating_screen_comes_back_only_when_a_press_counts(sink, clock, thanks, cooldown):
+    s, views = make(sink, clock, cooldown_seconds=cooldown, thanks_seconds=thanks)
+    s.press(1, "touch")
+    step = 0.05
+    t = 0.0
+    while s.state is State.THANKS:
+        clock.advance(step)
+        t += step
+        s.tick()
+        assert t < max(thanks, cooldown) + 1
+    assert t == pytest.approx(max(thanks, cooldown), abs=step + 1e-9)
+    assert all(v.cooldown_left is None for v in views if v.state is State.RATING)
+    assert s.press(4, "touch").accepted, "the first press on the rating screen counts"
+
+
+def test_bad_rating_reasons_then_thanks_until_the_cooldown_ends(sink, clock):
+    s, _ = make(sink, clock, cooldown_seconds=5, thanks_seconds=3)
+    s.press(4, "touch")
+    clock.advance(1)
+    s.skip_reasons()
+    clock.advance(3.5)  # 4.5 s after the rating: thanks_seconds are over, the cooldown is not
+    s.tick()
+    assert s.state is State.THANKS
+    clock.advance(0.5)
+    s.tick()
+    assert s.state is State.RATING
+
+
+def test_rating_screen_during_a_cooldown_says_not_ready(sink, clock):
+    """Back from out of order within the cooldown: the view counts down to ready."""
+    s, views = make(sink, clock, cooldown_seconds=10)
+    s.press(0, "touch")
+    clock.advance(1)
+    sink.broken = True
+    s.press(0, "gpio")
+    assert s.state is State.OUT_OF_ORDER
+    sink.broken = False
+    clock.advance(PROBE_INTERVAL)
+    s.tick()
+    view = s.view()
+    assert view.state is State.RATING and view.cooldown_left == pytest.approx(7.0)
+    clock.advance(7)
+    s.tick()
+    assert views[-1].state is State.RATING and views[-1].cooldown_left is None, "told when ready"
+
+
+def test_choosing_a_reason_extends_the_timeout(sink, clock):
+    s, _ = make(sink, clock, reasons_timeout_seconds=20)
+    s.press(4, "touch")
+    clock.advance(15)
+    s.select_reasons(["115"])
+    assert s.view().seconds_left == pytest.approx(20)
+    clock.advance(19)
+    s.tick()
+    assert s.state is State.REASONS
+    clock.advance(1)
+    s.tick()
+    assert s.state is State.THANKS
+    assert sink.events("rating_detail")[0]["reasons"] == ["115"]
+
+
+def test_paused_window_refuses_prompts_and_presses(sink, clock):
+    from kiosk.session import SessionPaused
+
+    s, views = make(sink, clock, mode="transaction")
+    prompt = s.open_prompt("P-1")
+    view = s.set_paused(True)
+    assert view.paused and view.state is State.IDLE
+    assert s.prompt_status(prompt.id)["status"] == "unrated", "the open prompt is closed, not lost"
+    with pytest.raises(SessionPaused, match="暂停服务"):
+        s.open_prompt("P-2")
+    out = s.press(0, "serial")
+    assert not out.stored and out.reason == "no_prompt"
+    assert sink.events("rating") == []
+    s.set_paused(False)
+    assert not s.view().paused
+    s.open_prompt("P-3")
+    assert s.press(0, "touch").accepted
+
+
+def test_paused_free_window_stores_nothing(sink, clock):
+    s, _ = make(sink, clock)
+    s.set_paused(True)
+    assert s.state is State.RATING and s.view().paused
+    assert s.press(2, "touch").reason == "no_prompt"
+    assert sink.events() == []
 
 
 def test_misuse_press_during_reasons_keeps_the_step(sink, clock):

@@ -14,7 +14,7 @@ import threading
 from typing import TextIO
 
 from ..exceptions import BufferWriteError, KioskError
-from ..levels import Level
+from ..levels import REASON_BY_CODE, Level
 from .base import Source
 
 HELP = ("1-5: rate (1 = 非常满意 … 5 = 非常不满意) | t [project_no [ticket_no]]: open a prompt | "
@@ -33,6 +33,7 @@ class ConsoleSource(Source):
         self._thread: threading.Thread | None = None
         self._out_lock = threading.Lock()
         self.lines = 0
+        self._state = None
 
     def start(self, device) -> None:
         super().start(device)
@@ -45,10 +46,24 @@ class ConsoleSource(Source):
             self.stdout.flush()
 
     def on_view(self, view) -> None:
+        entering = view.state is not self._state
+        self._state = view.state
         self.say(f"STATE {view.state.value}")
+        if entering and view.state.value == "reasons" and view.level is not None:
+            self.say(reasons_line(view.level, view.offered_reasons))
+
+    def banner(self) -> str:
+        """The first line: what to type, the mode and the cooldown."""
+        settings = self.device.session.settings
+        if settings.mode == "free":
+            mode = (f"free mode, cooldown {settings.cooldown_seconds:g} s (a press sooner than that after "
+                    "a rating is stored as misuse and answered NAK cooldown)")
+        else:
+            mode = "transaction mode (t opens a prompt; presses without one are NAK no_prompt)"
+        return f"READY {mode} | {HELP}"
 
     def _read(self) -> None:
-        self.say("READY " + HELP)
+        self.say(self.banner())
         for line in self.stdin:
             self.lines += 1
             if not self.handle(line.strip()):
@@ -95,3 +110,10 @@ class ConsoleSource(Source):
 
     def health(self) -> dict:
         return {"ok": True, "lines": self.lines}
+
+
+def reasons_line(level: Level, offered: tuple[str, ...] = ()) -> str:
+    """``REASONS? 2 不满意: 207 没有提供材料样本 | … (r CODE… to submit, s to skip)``."""
+    codes = offered or tuple(r.code for r in level.reasons)
+    listed = " | ".join(f"{c} {REASON_BY_CODE[c].zh}" for c in codes)
+    return f"REASONS? {level.wire} {level.zh}: {listed} (r CODE… to submit, s to skip)"

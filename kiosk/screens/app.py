@@ -15,6 +15,7 @@ before the window exists; tests and the screenshot tool use
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import socket
 import sqlite3
@@ -35,13 +36,13 @@ from ..pin import check_pin
 from ..session import State
 from .audio import Voice
 from .base import KioskScreen
-from .fonts import find_cjk_font, register_default_font
+from .fonts import find_cjk_font, missing_chars, register_default_font, required_text
 from .i18n import check_language, tr
 from .idle import IdleScreen
 from .out_of_order import OutOfOrderScreen
 from .rating import RatingScreen
 from .reasons import ReasonsScreen
-from .technician import PinScreen, TechnicianScreen
+from .technician import PinScreen, TechnicianScreen, sync_error_words
 from .thanks import ThanksScreen
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,13 @@ SCREEN_FOR_STATE = {
     State.OUT_OF_ORDER: "out_of_order",
 }
 MAINTENANCE = ("pin", "technician")
+
+
+def screen_for(view) -> str:
+    """The screen that shows ``view``: a paused window at home shows the idle screen's 暂停服务."""
+    if view.paused and view.state in (State.RATING, State.IDLE) and view.prompt is None:
+        return "idle"
+    return SCREEN_FOR_STATE[view.state]
 STATE_KEYS = {state: f"state_{state.value}" for state in State}
 SCREEN_CLASSES = {cls.screen_name: cls for cls in (RatingScreen, IdleScreen, ReasonsScreen, ThanksScreen,
                                                    OutOfOrderScreen, PinScreen, TechnicianScreen)}
@@ -166,7 +174,7 @@ class KioskApp(App):
         self.cfg = cfg
         self.device = device
         self.clock = device.clock
-        self.font = font or find_cjk_font(cfg.ui.font)
+        self.font = font or find_cjk_font(cfg.ui.font, required_text(cfg))
         self.language = check_language(cfg.ui.language)
         self.title = tr(self.language, "app_title")
         self.voice = voice or Voice(cfg.audio)
@@ -181,6 +189,7 @@ class KioskApp(App):
         self._keys_down: set[int] = set()
         self._pump_event = None
         self._attached = False
+        self._checked_name: str | None = None
 
     # --- life cycle ------------------------------------------------------------
 
@@ -191,7 +200,7 @@ class KioskApp(App):
         Window.show_cursor = False
         self.root = KioskRoot(self)
         self.screens = Screens(self)
-        first = SCREEN_FOR_STATE[self.device.session.view().state]
+        first = screen_for(self.device.session.view())
         self.root.show(self.screens[first].name)
         return self.root
 
@@ -286,9 +295,10 @@ class KioskApp(App):
     def on_view(self, view) -> None:
         """The session changed: show the matching screen (on the session's thread)."""
         previous, self.view = self.view, view
-        name = SCREEN_FOR_STATE[view.state]
+        name = screen_for(view)
         self.screens[name].show(view)
         if self.root is not None and self.current not in MAINTENANCE and self.current != name:
+            log.info("screen %s", name)
             self.root.show(name)
         if view.prompt is not None and (previous is None or previous.prompt is None
                                         or previous.prompt.id != view.prompt.id):
@@ -309,7 +319,8 @@ class KioskApp(App):
         if current in MAINTENANCE:
             if now - self._last_touch >= self._maintenance_timeout:
                 self.close_maintenance()
-        elif self.view is not None and self.view.seconds_left is not None:
+        elif self.view is not None and (self.view.seconds_left is not None
+                                        or self.view.cooldown_left is not None):
             self.screens[current].tick(self.device.session.view())
 
     def show_staff(self, card, view) -> None:
@@ -317,11 +328,20 @@ class KioskApp(App):
         staff_no, staff_name = view.window.staff_no, view.window.staff_name
         if view.prompt is not None and view.prompt.staff_no and view.prompt.staff_no != staff_no:
             staff_no, staff_name = view.prompt.staff_no, view.prompt.staff_name
-        card.show(staff_name or self.tr("staff_unknown"),
-                  self.tr("staff_no", no=staff_no) if staff_no else "", self.photo_for(staff_no))
+        name = staff_name or self.tr("staff_unknown")
+        if name != self._checked_name:
+            self._checked_name = name
+            missing = missing_chars(self.font, name + view.window.section)
+            if missing:
+                log.warning("the font %s has no glyph for %s in the staff name or section %r: they show as "
+                            "boxes; set [ui] font to a font that covers them", self.font, missing,
+                            name + " / " + view.window.section)
+        card.show(name, self.tr("staff_no", no=staff_no) if staff_no else "", self.photo_for(staff_no))
 
     def on_settings(self, extras: dict) -> None:
         """Remote settings arrived (on the session's thread): language and staff photo."""
+        if "thanks" in self.screens:
+            self.screens["thanks"].relabel()  # the follow-up line after a 差评
         if extras.get("language") and extras["language"] != self.language:
             self.set_language(extras["language"])
         elif self.view is not None:
@@ -438,7 +458,7 @@ class KioskApp(App):
         self.screens["technician"].close_staff_form()
         view = self.device.session.view()
         self.view = view
-        name = SCREEN_FOR_STATE[view.state]
+        name = screen_for(view)
         self.screens[name].show(view)
         self.root.show(name)
 
@@ -469,15 +489,80 @@ class KioskApp(App):
             ("f_server", cfg.sync.server or self.tr("none")),
             ("f_pending", f"{counts['pending']} / {counts['rejected']}" if counts else "?"),
             ("f_ratings", " · ".join(str(levels.get(str(lv.wire), 0)) for lv in LEVELS) if counts else "?"),
-            ("f_last_sync", (last_ok or self.tr("never")) + (f" ({last_error})" if last_error else "")),
+            ("f_last_sync", (last_ok or self.tr("never"))
+             + (f"; {sync_error_words(last_error, self.language)}" if last_error else "")),
             ("f_clock", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.clock.time())) + "  "
              + self.tr("clock_synced" if self.clock.synced() else "clock_unsynced")),
             ("f_hardware", hardware),
             ("f_state", self.tr(STATE_KEYS[view.state]) + (f": {view.error}" if view.error else "")),
+            ("f_paused", self.tr("yes" if view.paused else "no")),
+            ("f_disk", self.disk_space()),
             ("f_ip", ip_address()),
             ("f_version", __version__),
         ]
         return rows
+
+    def level_counts(self) -> dict | None:
+        """Ratings stored on this device per level (None when the buffer cannot be read)."""
+        try:
+            by_wire = self.device.buffer.counts()["ratings_by_level"]
+        except (OSError, sqlite3.Error):
+            return None
+        return {level: by_wire.get(str(level.wire), 0) for level in LEVELS}
+
+    def disk_space(self) -> str:
+        from ..doctor import _size as human_size
+
+        try:
+            usage = shutil.disk_usage(data_dir(self.cfg))
+        except OSError as exc:
+            return self.tr("failed", error=exc.strerror or str(exc))
+        return self.tr("disk_free", free=human_size(usage.free), total=human_size(usage.total))
+
+    def set_paused(self, paused: bool) -> str:
+        """暂停服务 on or off from the technician screen (the local API does the same)."""
+        try:
+            self.device.set_paused(paused).result(timeout=5)
+        except (KioskError, TimeoutError) as exc:
+            return self.tr("failed", error=str(exc))
+        return self.tr("paused_on" if paused else "paused_off")
+
+    def test_server(self, done) -> None:
+        """Check that the server answers and takes this device's token, off the main
+        thread (up to the sync timeout); ``done(text)`` is called on the main thread."""
+        import threading
+
+        from ..doctor import FAIL, Doctor
+
+        def work() -> None:
+            doctor = Doctor(self.cfg.path, touch=True)
+            doctor.cfg = self.cfg
+            try:
+                token = doctor.check_server()
+                if token is not None:
+                    doctor.check_token(*token)
+            except Exception as exc:  # noqa: BLE001 - shown to the technician, never raised on the screen
+                log.exception("server test failed")
+                doctor.add(FAIL, "server", str(exc))
+            checks = [c for c in doctor.checks if c.name in ("server", "token")]
+            ok = checks and all(c.status != FAIL for c in checks)
+            text = ("OK: " if ok else "FAIL: ") + "; ".join(f"{c.name} {c.detail}" for c in checks)
+            log.info("server test from the technician screen: %s", text)
+            Clock.schedule_once(lambda _dt: done(text[:240]), 0)
+
+        threading.Thread(target=work, name="server-test", daemon=True).start()
+
+    def followup_text(self) -> str:
+        """What the thanks screen says after a 差评: the server's deadline, and the
+        supervision phone when one is set (remote settings, else ``[ui]``)."""
+        extras = self.device.extras
+        days = extras.get("rectify_days") or 5
+        kind = extras.get("rectify_day_kind") or "natural"
+        text = self.tr("followup" if kind == "working" else "followup_natural", n=days)
+        phone = extras.get("supervision_phone") or self.cfg.ui.supervision_phone
+        if phone:
+            text += "\n" + self.tr("supervision_phone", phone=phone)
+        return text
 
     def test_leds(self) -> str:
         panels = [s for s in self.device.sources if callable(getattr(s, "test_leds", None))]
@@ -518,7 +603,7 @@ def ip_address() -> str:
 
 def run_app(cfg, device) -> int:
     """Run the touch app until it is stopped (SIGTERM/SIGINT); returns the exit code."""
-    font = find_cjk_font(cfg.ui.font)  # refuse to start before any window shows boxes
+    font = find_cjk_font(cfg.ui.font, required_text(cfg))  # refuse to start before any window shows boxes
     configure_kivy(cfg)
     app = KioskApp(cfg, device, font=font)
 

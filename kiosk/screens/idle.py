@@ -1,32 +1,40 @@
-"""The idle screen (transaction mode): the staff card and "请稍候" until a prompt opens."""
+"""The idle screen (transaction mode): "欢迎" and the staff card until a prompt opens.
+
+It is also the 暂停服务 screen (either mode) while the staff have paused the
+window: the card stays, and the title tells citizens to go to another window.
+"""
 
 from __future__ import annotations
 
 from .base import KioskScreen
 from .rating import HeaderBand
-from .widgets import MUTED, StaffCard, Text
+from .widgets import INK, MUTED, RED, StaffCard, Text
 
 
 class IdleScreen(KioskScreen):
     screen_name = "idle"
 
     def build(self) -> None:
-        self.header = HeaderBand(self.app, message_size=0.05, size_hint=(1, 0.2), pos_hint={"x": 0, "top": 1})
-        self.header.remove_widget(self.header.card)
-        self.header.message.size_hint_x = 0.8
+        self.header = HeaderBand(self.app, message_size=0.05, with_card=False, size_hint=(1, 0.2),
+                                 pos_hint={"x": 0, "top": 1})
         self.layout.add_widget(self.header)
-        self.card = StaffCard(rel_size=0.07, size_hint=(0.62, 0.34), pos_hint={"center_x": 0.5, "y": 0.4})
-        self.layout.add_widget(self.card)
-        self.wait = Text(rel_size=0.1, bold=True, size_hint=(0.9, 0.17), pos_hint={"center_x": 0.5, "y": 0.19})
+        self.wait = Text(rel_size=0.1, bold=True, size_hint=(0.9, 0.17), pos_hint={"center_x": 0.5, "y": 0.62})
         self.layout.add_widget(self.wait)
-        self.hint = Text(rel_size=0.038, color=MUTED, size_hint=(0.9, 0.12), pos_hint={"center_x": 0.5, "y": 0.04})
+        self.card = StaffCard(rel_size=0.075, size_hint=(0.72, 0.4), pos_hint={"center_x": 0.5, "y": 0.19})
+        self.layout.add_widget(self.card)
+        self.hint = Text(rel_size=0.04, color=MUTED, size_hint=(0.9, 0.13), pos_hint={"center_x": 0.5, "y": 0.03})
         self.layout.add_widget(self.hint)
+        self.paused = False
 
     def relabel(self) -> None:
-        self.wait.text = self.tr("please_wait")
-        self.hint.text = self.tr("idle_hint")
+        self.wait.text = self.tr("paused" if self.paused else "welcome")
+        self.hint.text = self.tr("paused_hint" if self.paused else "idle_hint")
+        self.wait.color = RED if self.paused else INK
 
     def show(self, view) -> None:
         self.header.show(view)
         self.header.message.text = view.window.section
         self.app.show_staff(self.card, view)
+        if view.paused != self.paused:
+            self.paused = view.paused
+            self.relabel()

@@ -15,15 +15,16 @@ from ..session import State
 from .base import KioskScreen, countdown, park, unpark
 from .i18n import reason_label
 from .widgets import (
+    GREY,
     LEVEL_COLOURS,
+    LEVEL_INK,
     LEVEL_MOODS,
+    LEVEL_TEXT,
     MUTED,
-    WHITE,
     BigButton,
     Chip,
     FaceIcon,
     Text,
-    rgb,
 )
 
 
@@ -47,7 +48,7 @@ class ReasonsScreen(KioskScreen):
         bottom = BoxLayout(orientation="horizontal", spacing="14dp", size_hint=(0.96, 0.13),
                            pos_hint={"center_x": 0.5, "y": 0.025})
         self.countdown = Text(rel_size=0.04, color=MUTED, size_hint_x=0.4, halign="left")
-        self.skip = BigButton(colour=rgb("#7b8794"), size_hint_x=0.28)
+        self.skip = BigButton(colour=GREY, size_hint_x=0.28)
         self.submit = BigButton(size_hint_x=0.32)
         self.skip.bind(on_release=lambda *_: self.app.skip_reasons())
         self.submit.bind(on_release=lambda *_: self.app.submit_reasons(self.selected()))
@@ -68,7 +69,8 @@ class ReasonsScreen(KioskScreen):
             grid = GridLayout(cols=2, spacing="10dp", size_hint=(0.96, 0.64), pos_hint={"center_x": 0.5, "y": 0.18})
             chips = []
             for reason in (REASON_BY_CODE[c] for c in offered):
-                chip = Chip(reason.code, reason_label(reason, self.app.language), LEVEL_COLOURS[lv])
+                chip = Chip(reason.code, reason_label(reason, self.app.language), LEVEL_COLOURS[lv],
+                            LEVEL_TEXT[lv])
                 chip.reason = reason
                 chip.bind(on_release=self._chip_released)
                 chips.append(chip)
@@ -107,10 +109,11 @@ class ReasonsScreen(KioskScreen):
         colour = LEVEL_COLOURS[level]
         self.face.mood = LEVEL_MOODS[level]
         self.face.face = colour
-        self.face.ink = WHITE
+        self.face.ink = LEVEL_TEXT[level]
         self.title.text = self.tr("reasons_bad" if level.is_bad else "reasons_good")
-        self.title.color = colour
+        self.title.color = LEVEL_INK[level]
         self.submit.colour = colour
+        self.submit.text_colour = LEVEL_TEXT[level]
 
     def show(self, view) -> None:
         if view.state is not State.REASONS or view.level is None:

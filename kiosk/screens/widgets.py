@@ -37,22 +37,40 @@ def darker(colour, factor: float = 0.75) -> tuple[float, float, float, float]:
     return (r * factor, g * factor, b * factor, a)
 
 
-#: Button colours, green (非常满意) → red (非常不满意).
-LEVEL_COLOURS: dict[Level, tuple[float, float, float, float]] = {
-    Level.VERY_SATISFIED: rgb("#1e8e3e"),
-    Level.SATISFIED: rgb("#5aa832"),
-    Level.BASIC: rgb("#d99a00"),
-    Level.DISSATISFIED: rgb("#e8690b"),
-    Level.VERY_DISSATISFIED: rgb("#c8102e"),
-}
-#: The face's mood, +2 (big smile) … -2 (big frown).
-LEVEL_MOODS: dict[Level, int] = {level: 2 - i for i, level in enumerate(LEVELS)}
-
 BACKGROUND = rgb("#f4f6f9")
 HEADER = rgb("#0b4f8a")
 INK = rgb("#1d2733")
 MUTED = rgb("#5b6776")
 WHITE = (1, 1, 1, 1)
+#: Secondary buttons (skip, clear, cancel): white text at 5.4:1.
+GREY = rgb("#5f6b78")
+#: Alarm red (wrong PIN, close): 6.8:1 with white, 6.3:1 on the background.
+RED = rgb("#b5122e")
+#: Good / confirm green (OK): the colour of 非常满意.
+GREEN = rgb("#1b7a36")
+
+#: Button colours, green (非常满意) → red (非常不满意). Each meets WCAG AA
+#: (4.5:1) with its label colour in LEVEL_TEXT (tests/ui/test_contrast.py).
+LEVEL_COLOURS: dict[Level, tuple[float, float, float, float]] = {
+    Level.VERY_SATISFIED: GREEN,
+    Level.SATISFIED: rgb("#3f7f1c"),
+    Level.BASIC: rgb("#f2b600"),
+    Level.DISSATISFIED: rgb("#bf4e00"),
+    Level.VERY_DISSATISFIED: RED,
+}
+#: The label colour on each level's colour: white, dark ink on the amber of 基本满意.
+LEVEL_TEXT: dict[Level, tuple[float, float, float, float]] = {
+    level: INK if level is Level.BASIC else WHITE for level in LEVELS}
+#: Each level's colour as text on the light background (titles): amber is too light for that.
+LEVEL_INK: dict[Level, tuple[float, float, float, float]] = {
+    **LEVEL_COLOURS, Level.BASIC: rgb("#7a4f00")}
+#: The face's mood, +2 (big smile) … -2 (big frown).
+LEVEL_MOODS: dict[Level, int] = {level: 2 - i for i, level in enumerate(LEVELS)}
+
+
+def mix(colour, other, amount: float) -> tuple[float, float, float, float]:
+    """``colour`` moved ``amount`` (0..1) of the way towards ``other``."""
+    return tuple(a + (b - a) * amount for a, b in zip(colour[:3], other[:3])) + (colour[3],)
 
 
 class Panel(BoxLayout):
@@ -86,6 +104,8 @@ class Text(Label):
     rel_size = NumericProperty(0.05)
     #: The size asked for (before shrinking); ``font_size`` is what fits.
     wanted_size = NumericProperty(0)
+    #: A ceiling in pixels (0 = none): lets a line stay no larger than another.
+    max_size = NumericProperty(0)
 
     MIN_SIZE = 9
 
@@ -95,7 +115,7 @@ class Text(Label):
         kwargs.setdefault("valign", "middle")
         super().__init__(**kwargs)
         self._refit = Clock.create_trigger(self._fit, -1)
-        self.bind(size=self._refit, rel_size=self._refit, text=self._refit)
+        self.bind(size=self._refit, rel_size=self._refit, text=self._refit, max_size=self._refit)
 
     def _fit(self, *_):
         from kivy.core.window import Window
@@ -106,6 +126,8 @@ class Text(Label):
         # Whole pixel sizes only: the text renderer opens (and keeps) one font
         # object per distinct size, so fractional sizes would cost time and memory.
         size = max(self.MIN_SIZE, round(Window.height * self.rel_size))
+        if self.max_size:
+            size = max(self.MIN_SIZE, min(size, int(self.max_size)))
         self.wanted_size = size
         if self.text and w > 1 and h > 1:
             for _ in range(12):
@@ -184,10 +206,16 @@ class FaceIcon(Widget):
 
 
 class RatingButton(ButtonBehavior, Panel):
-    """One of the five rating buttons: colour, face and label."""
+    """One of the five rating buttons: colour, face and label.
+
+    ``ready = False`` (free mode, during the cooldown) shows the button pale
+    and makes it take no touch at all: a tap that would only be stored as
+    misuse cannot be made by mistake.
+    """
 
     position = NumericProperty(0)
     label = StringProperty("")
+    ready = BooleanProperty(True)
 
     def __init__(self, level: Level, **kwargs):
         self.level = level
@@ -197,13 +225,24 @@ class RatingButton(ButtonBehavior, Panel):
         self.position = level.position
         self._colour = colour
         self.face = FaceIcon(mood=LEVEL_MOODS[level], ink=darker(colour, 0.55), size_hint_y=0.62)
-        self.text = Text(text=self.label, color=WHITE, bold=True, rel_size=0.052, size_hint_y=0.38)
+        self.text = Text(text=self.label, color=LEVEL_TEXT[level], bold=True, rel_size=0.052, size_hint_y=0.38)
         self.add_widget(self.face)
         self.add_widget(self.text)
-        self.bind(label=lambda *_: setattr(self.text, "text", self.label), state=self._pressed)
+        self.bind(label=lambda *_: setattr(self.text, "text", self.label), state=self._restyle,
+                  ready=self._restyle)
 
-    def _pressed(self, *_):
-        self.bg = darker(self._colour, 0.8) if self.state == "down" else self._colour
+    def _restyle(self, *_):
+        self.disabled = not self.ready
+        if not self.ready:
+            self.bg = mix(self._colour, BACKGROUND, 0.78)
+            self.face.ink = mix(self._colour, BACKGROUND, 0.45)
+            self.face.face = WHITE
+            self.text.color = self.text.disabled_color = MUTED
+        else:
+            self.bg = darker(self._colour, 0.8) if self.state == "down" else self._colour
+            self.face.ink = darker(self._colour, 0.55)
+            self.face.face = WHITE
+            self.text.color = LEVEL_TEXT[self.level]
 
 
 class BigButton(ButtonBehavior, Panel):
@@ -223,29 +262,39 @@ class BigButton(ButtonBehavior, Panel):
         self.bind(label=lambda *_: setattr(self.text, "text", self.label),
                   state=lambda *_: setattr(self, "bg", darker(self.colour, 0.8) if self.state == "down"
                                            else self.colour),
-                  colour=lambda *_: setattr(self, "bg", self.colour))
+                  colour=lambda *_: setattr(self, "bg", self.colour),
+                  text_colour=lambda *_: setattr(self.text, "color", self.text_colour))
 
 
 class Chip(ToggleButtonBehavior, Panel):
-    """A large toggle chip for one reason."""
+    """A large toggle chip for one reason; a selected chip is filled and shows a ✓.
+
+    The check mark is drawn (not a font glyph), so it shows with any font.
+    """
 
     code = StringProperty("")
     label = StringProperty("")
     selected = BooleanProperty(False)
 
-    def __init__(self, code: str, label: str, accent, **kwargs):
+    def __init__(self, code: str, label: str, accent, text_colour=WHITE, **kwargs):
         self.accent = accent
-        super().__init__(code=code, label=label, padding=("8dp", "4dp"), **kwargs)
+        self.text_colour = text_colour
+        super().__init__(code=code, label=label, padding=("8dp", "4dp"), spacing="6dp", **kwargs)
         self.radius = 12
+        self.mark = CheckMark(size_hint_x=None, width=0, ink=accent, disc=text_colour)
         self.text = Text(text=label, rel_size=0.04)
+        self.add_widget(self.mark)
         self.add_widget(self.text)
-        self.bind(state=self._restyle, label=lambda *_: setattr(self.text, "text", self.label))
+        self.bind(state=self._restyle, label=lambda *_: setattr(self.text, "text", self.label),
+                  height=self._restyle)
         self._restyle()
 
     def _restyle(self, *_):
         self.selected = self.state == "down"
         self.bg = self.accent if self.selected else WHITE
-        self.text.color = WHITE if self.selected else INK
+        self.text.color = self.text_colour if self.selected else INK
+        self.mark.width = self.height * 0.5 if self.selected else 0
+        self.mark.opacity = 1 if self.selected else 0
 
     def _redraw_bg(self, *_):
         super()._redraw_bg()
@@ -254,6 +303,30 @@ class Chip(ToggleButtonBehavior, Panel):
                 self._outline_colour = Color(rgba=self.accent)
                 self._outline = Line(rounded_rectangle=(*self.pos, *self.size, self.radius), width=1.5)
         self._outline.rounded_rectangle = (*self.pos, max(1, self.width), max(1, self.height), self.radius)
+
+
+class CheckMark(Widget):
+    """A ✓ in a disc, drawn with lines."""
+
+    ink = ColorProperty(INK)
+    disc = ColorProperty(WHITE)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.bind(pos=self.redraw, size=self.redraw, ink=self.redraw, disc=self.redraw)
+
+    def redraw(self, *_):
+        self.canvas.clear()
+        d = min(self.width, self.height)
+        if d <= 4:
+            return
+        cx, cy = self.x + self.width / 2, self.y + self.height / 2
+        with self.canvas:
+            Color(rgba=self.disc)
+            Ellipse(pos=(cx - d / 2, cy - d / 2), size=(d, d))
+            Color(rgba=self.ink)
+            Line(points=[cx - d * 0.26, cy + d * 0.02, cx - d * 0.07, cy - d * 0.2, cx + d * 0.27, cy + d * 0.2],
+                 width=max(1.5, d * 0.09), cap="round", joint="round")
 
 
 class PhotoPlaceholder(Widget):
@@ -279,7 +352,11 @@ class PhotoPlaceholder(Widget):
 
 
 class StaffCard(Panel):
-    """Photo (or a placeholder), name and 工号 of the staff member on duty."""
+    """Photo (or a placeholder), name and 工号 of the staff member on duty.
+
+    Name and 工号 are drawn at the same size; a long name wraps onto a second
+    line inside the card and shrinks only as far as the card needs.
+    """
 
     def __init__(self, rel_size: float = 0.05, **kwargs):
         super().__init__(orientation="horizontal", spacing="8dp", padding="6dp", bg=WHITE, **kwargs)
@@ -288,15 +365,16 @@ class StaffCard(Panel):
         self.bind(height=lambda *_: setattr(self.photo_box, "width", self.height * 0.8))
         self.add_widget(self.photo_box)
         texts = BoxLayout(orientation="vertical")
-        self.name_label = Text(rel_size=rel_size, bold=True, halign="left")
-        self.no_label = Text(rel_size=rel_size * 0.7, color=MUTED, halign="left")
+        self.name_label = Text(rel_size=rel_size, bold=True, halign="left", size_hint_y=0.6)
+        self.no_label = Text(rel_size=rel_size, color=MUTED, bold=True, halign="left", size_hint_y=0.4)
         texts.add_widget(self.name_label)
         texts.add_widget(self.no_label)
         self.add_widget(texts)
         self._photo_path: str | None = "unset"
 
     def show(self, name: str, no_text: str, photo: str | None) -> None:
-        self.name_label.text = name
+        # A long name with a middle dot (欧阳木合塔尔·买买提) breaks there, not mid-name.
+        self.name_label.text = name.replace("·", "·\n", 1) if "·" in name and len(name) > 6 else name
         self.no_label.text = no_text
         if photo != self._photo_path:
             self._photo_path = photo

@@ -67,15 +67,15 @@ def test_language_from_config_and_technician_toggle(make_kiosk):
 
     k = make_kiosk(mode="transaction", ui={"language": "en", "technician_pin": hash_pin("1357")})
     idle = k.app.screens["idle"]
-    assert idle.wait.text == "Please wait"
+    assert idle.wait.text == "Welcome"
     k.app.open_pin()
     assert k.app.enter_pin("1357") is None
     k.advance(0)
     tech = k.app.screens["technician"]
-    assert tech.actions["language"].text.text == "中文"
+    assert tech.actions["language"].text.text == "语言 / Language", "readable whichever language is on"
     k.tap(tech.actions["language"])
     assert k.app.language == "zh_CN"
     assert tech.title.text == "设备维护"
-    assert tech.actions["language"].text.text == "English"
+    assert tech.actions["language"].text.text == "语言 / Language"
     k.tap(tech.actions["close"])
-    assert idle.wait.text == "请稍候"
+    assert idle.wait.text == "欢迎"

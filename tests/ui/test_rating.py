@@ -94,15 +94,64 @@ def test_thanks_goes_back_after_thanks_seconds(make_kiosk):
     assert k.screen == "rating"
 
 
-def test_press_within_cooldown_is_stored_as_misuse_and_still_thanked(make_kiosk):
+def test_thanks_lasts_until_the_cooldown_is_over(make_kiosk):
+    """The cooldown trap: thanks_seconds (1 s) shorter than the cooldown (5 s) must
+    not bring back live buttons whose press would only be stored as misuse."""
     k = make_kiosk(ui={"cooldown_seconds": 5, "thanks_seconds": 1})
     k.tap(k.button(0))
-    k.advance(1.5)
-    assert k.screen == "rating"
-    k.tap(k.button(0))
+    k.advance(4.9)
     assert k.screen == "thanks"
-    ratings = k.events("rating")
-    assert [e["misuse"] for e in ratings] == [False, True]
+    k.tap(k.button(4))  # where 非常不满意 was: the thanks screen is up, nothing is stored
+    k.advance(0.1)
+    assert k.screen == "rating" and k.app.screens["rating"].ready
+    k.tap(k.button(4))
+    assert k.screen == "reasons", "the first touch on the rating screen counts"
+    assert [e["misuse"] for e in k.events("rating")] == [False, False]
+
+
+def test_buttons_not_ready_during_a_cooldown_take_no_touch(make_kiosk, failing_buffer):
+    """The rating screen back early (after out of order): pale buttons, a countdown,
+    and a tap stores nothing; a keypad press is stored as misuse and never thanked."""
+    k = make_kiosk(buffer_cls=failing_buffer, ui={"cooldown_seconds": 10, "thanks_seconds": 1})
+    screen = k.app.screens["rating"]
+    k.tap(k.button(0))
+    k.advance(1)
+    k.buffer.broken = True
+    k.key(49, "1")
+    assert k.screen == "out_of_order"
+    k.buffer.broken = False
+    k.advance(2.1)
+    assert k.screen == "rating" and not screen.ready
+    assert screen.header.message.text == "请稍候，7 秒后可以评价"
+    assert all(b.disabled for b in screen.buttons)
+    k.tap(k.button(4))
+    assert k.screen == "rating" and len(k.events("rating")) == 1, "a tap on a not-ready button is no press"
+    k.key(53, "5")
+    assert k.screen == "rating", "a misuse press is not thanked"
+    assert screen.footer.text == "按键过快，本次按键未计入评价"
+    assert [e["misuse"] for e in k.events("rating")] == [False, True]
+    k.advance(3.5)
+    assert screen.header.message.text == "请稍候，4 秒后可以评价"
+    k.advance(3.5)
+    assert screen.ready and screen.header.message.text == "请您对本次服务进行评价"
+    assert screen.footer.text == "综合服务区"
+    k.tap(k.button(1))
+    assert k.screen == "thanks"
+    assert [e["misuse"] for e in k.events("rating")] == [False, True, False]
+
+
+def test_misuse_press_on_the_thanks_screen_stops_the_smile(make_kiosk):
+    k = make_kiosk(ui={"cooldown_seconds": 5, "thanks_seconds": 1})
+    thanks = k.app.screens["thanks"]
+    k.tap(k.button(0))
+    assert thanks.face.mood == 2
+    k.key(49, "1")
+    assert k.screen == "thanks"
+    assert thanks.detail.text == "按键过快，本次按键未计入评价"
+    assert thanks.face.mood == 0, "a misuse press is never answered with a smile"
+    assert [e["misuse"] for e in k.events("rating")] == [False, True]
+    k.advance(5)
+    assert k.screen == "rating"
 
 
 def test_touch_between_buttons_stores_nothing(make_kiosk):

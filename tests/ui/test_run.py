@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def kiosk_run(tmp_path, extra_ui: str = ""):
+def kiosk_run(tmp_path, extra_ui: str = "", **env_overrides: str):
     config = tmp_path / "kiosk.toml"
     config.write_text(f"""
 [device]
@@ -25,6 +25,7 @@ enabled = false
 """, encoding="utf-8")
     env = dict(os.environ, SDL_VIDEODRIVER="offscreen", SDL_AUDIODRIVER="dummy", KIVY_HOME=str(tmp_path / "kivy"),
                KIVY_NO_ARGS="1", LP_NUM_THREADS="0", PYTHONPATH=str(ROOT))
+    env.update(env_overrides)
     env.pop("KIOSK_CONFIG", None)
     return subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--config", str(config)],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
@@ -86,7 +87,13 @@ def test_screenshot_tool_makes_every_screen(tmp_path):
                            "--size", "800x480"], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     names = sorted(p.name for p in tmp_path.glob("*.png"))
-    screens = ("idle", "rating", "reasons", "thanks", "out_of_order", "pin", "technician")
-    assert names == sorted([f"{s}_zh_800x480.png" for s in screens]
-                           + ["rating_en_800x480.png", "reasons_en_800x480.png"])
-    assert all((tmp_path / n).stat().st_size > 8000 for n in names), "not blank"
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from screenshots import SCREENS
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert {"idle", "rating", "reasons", "thanks", "out_of_order", "pin", "technician"} <= set(SCREENS)
+    assert names == sorted(f"{s}_{lang}_800x480.png" for s in SCREENS for lang in ("zh", "en"))
+    assert all(8000 < (tmp_path / n).stat().st_size < 1_000_000 for n in names), "not blank, not huge"
+    listed = (ROOT / "docs" / "screenshots" / "README.md").read_text(encoding="utf-8")
+    assert all(f"({n})" in listed for n in names), "docs/screenshots/README.md shows every screen"

@@ -62,7 +62,8 @@ def test_long_press_and_pin_open_the_technician_screen(make_kiosk, pin_hash):
     assert values["f_window"] == "7 / 综合服务区"
     assert values["f_server"] == "https://rating.example.gov.cn"
     assert values["f_pending"] == "1 / 0"
-    assert values["f_ratings"] == "1 · 0 · 0 · 0 · 0"
+    counts = [(name.text, count.text) for name, count in tech.level_cells.values()]
+    assert counts == [("非常满意", "1"), ("满意", "0"), ("基本满意", "0"), ("不满意", "0"), ("非常不满意", "0")]
     assert values["f_last_sync"] == "从未"
     assert "已同步" in values["f_clock"]
     assert values["f_hardware"] == "gpio 正常"
@@ -165,3 +166,97 @@ def test_session_changes_while_technician_is_open_show_afterwards(make_kiosk, pi
     assert k.screen == "technician"
     k.tap(k.app.screens["technician"].actions["close"])
     assert k.screen == "rating"
+
+
+def open_technician(k):
+    long_press(k)
+    type_pin(k, PIN)
+    assert k.screen == "technician"
+    return k.app.screens["technician"]
+
+
+def wait_message(k, tech, seconds: float = 30.0) -> str:
+    """Let Kivy run until the server test (a real HTTP call on a worker thread) reports."""
+    import time
+
+    from kiosk.screens.harness import settle
+
+    deadline = time.monotonic() + seconds
+    while tech.message.text.startswith("正在测试") and time.monotonic() < deadline:
+        settle(1)
+        time.sleep(0.02)
+    return tech.message.text
+
+
+@pytest.fixture(scope="module")
+def central(tmp_path_factory):
+    from central import auth, db
+    from testkit.server import running_server
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('central') / 'central.db'}"
+    db.upgrade(url)
+    token = auth.add_device(db.engine_for(url), "test-kiosk", window="7", section="综合服务区")
+    with running_server(url) as server:
+        yield server, token
+
+
+def test_test_server_checks_reachability_and_the_token(make_kiosk, pin_hash, central):
+    server, token = central
+    k = make_kiosk(ui={"technician_pin": pin_hash}, sync={"server": str(server), "token": token})
+    tech = open_technician(k)
+    k.tap(tech.actions["test_server"])
+    assert tech.message.text == "正在测试服务器…"
+    text = wait_message(k, tech)
+    assert text.startswith("OK: server ") and "reachable" in text and "token accepted" in text, text
+
+
+def test_test_server_says_when_the_token_is_refused(make_kiosk, pin_hash, central):
+    server, _ = central
+    k = make_kiosk(ui={"technician_pin": pin_hash}, sync={"server": str(server), "token": "not-a-token"})
+    tech = open_technician(k)
+    k.tap(tech.actions["test_server"])
+    text = wait_message(k, tech)
+    assert text.startswith("FAIL: ") and "401" in text, text
+
+
+def test_test_server_when_nothing_listens(make_kiosk, pin_hash):
+    from testkit.server import free_port
+
+    k = make_kiosk(ui={"technician_pin": pin_hash}, sync={"server": f"http://127.0.0.1:{free_port()}",
+                                                          "token": "t"})
+    tech = open_technician(k)
+    k.tap(tech.actions["test_server"])
+    text = wait_message(k, tech)
+    assert text.startswith("FAIL: server cannot reach"), text
+
+
+def test_touch_test_marks_each_target_and_reports(make_kiosk, pin_hash):
+    k = make_kiosk(ui={"technician_pin": pin_hash})
+    tech = open_technician(k)
+    k.tap(tech.actions["touch_test"])
+    test = tech.touch_test
+    assert test.parent is tech and test.hint.text.startswith("请依次触摸每个圆圈")
+    for target in test.targets[:-1]:
+        k.tap(target)
+        assert target.hit
+    assert test.where.text.startswith("最后触摸：x=")
+    assert test.parent is tech, "not done before every target answered"
+    k.tap(test.targets[-1])
+    k.advance(0)
+    assert test.parent is None and tech.message.text == "触摸测试通过：5 个点全部响应"
+    assert k.levels() == {str(n): 0 for n in range(1, 6)}, "touches in the test rate nothing"
+
+
+def test_disk_space_and_the_last_sync_error_in_words(make_kiosk, pin_hash):
+    k = make_kiosk(ui={"technician_pin": pin_hash})
+    k.buffer.set_meta("sync.last_error", "401 unknown or revoked device token: stopped")
+    tech = open_technician(k)
+    values = {key: value.text for key, (_, value) in tech.rows.items()}
+    assert values["f_last_sync"].startswith("从未; 服务器拒绝了设备令牌：请重新注册设备"), values["f_last_sync"]
+    assert "(401 unknown" in values["f_last_sync"]
+    assert values["f_disk"].startswith("剩余 ") and "，共 " in values["f_disk"]
+    assert values["f_paused"] == "否"
+    k.tap(tech.actions["language"])
+    values = {key: value.text for key, (_, value) in tech.rows.items()}
+    assert values["f_last_sync"].startswith("never; the server rejected the device token")
+    assert [name.text for name, _ in tech.level_cells.values()][0] == "Very satisfied"

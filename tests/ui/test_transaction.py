@@ -1,11 +1,12 @@
 """Transaction mode (一事一评): idle screen, prompt with a countdown, unrated on timeout."""
 
 
-def test_idle_screen_shows_staff_card_and_please_wait(make_kiosk):
+def test_idle_screen_welcomes_with_the_staff_card(make_kiosk):
     k = make_kiosk(mode="transaction")
     assert k.screen == "idle"
     idle = k.app.screens["idle"]
-    assert idle.wait.text == "请稍候"
+    assert idle.wait.text == "欢迎"
+    assert idle.card.height >= 0.35 * k.root.height, "the staff card is the main content"
     assert idle.card.name_label.text == "张敏"
     assert idle.card.no_label.text == "工号 0231"
     assert idle.header.window_label.text == "7 号窗口"
