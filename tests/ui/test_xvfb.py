@@ -1,5 +1,5 @@
 """The real app (``kiosk run``) under Xvfb, clicked with xdotool like a finger:
-the free-mode cooldown boundary (DESIGN §3, docs/screens.md).
+the free-mode cooldown boundary (docs/screens.md).
 
 With ``thanks_seconds = 3`` and ``cooldown_seconds = 5`` a citizen who taps
 非常不满意 right after the thanks screen must never produce a misuse press:
