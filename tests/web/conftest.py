@@ -147,6 +147,7 @@ def upload_by_window(url: str, db: str, events: list[dict], devices: dict[tuple[
     tokens: dict[str, str] = {}
     by_device: dict[str, list[dict]] = {}
     device_of: dict[str, str] = {}
+    staff_of: dict[str, str] = {}
     for e in events:
         if e["type"] == "rating_detail":
             device_id = device_of[e["rating_id"]]
@@ -156,10 +157,12 @@ def upload_by_window(url: str, db: str, events: list[dict], devices: dict[tuple[
                 devices[place] = f"web-dev-{len(devices) + 1}"
             device_id = devices[place]
             device_of[e["id"]] = device_id
+            staff_of.setdefault(device_id, e["staff_no"])
         by_device.setdefault(device_id, []).append(e)
     for (section, window), device_id in devices.items():
         if device_id in by_device:
-            tokens[device_id] = add_device(db, device_id, window=window, section=section)
+            tokens[device_id] = add_device(db, device_id, window=window, section=section,
+                                           staff_no=staff_of[device_id])
             upload(url, device_id, tokens[device_id], by_device[device_id])
 
 
