@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import CentralError
 from .db import case_transitions, cases, rating_details, ratings, write_tx
-from .ingest import rollup_add
+from .rollups import rollup_add
 
 STATES = ("open", "verified", "rectified", "fed_back", "invalid")
 STATE_ZH = {"open": "待核实", "verified": "核实有效", "rectified": "已整改", "fed_back": "已反馈",

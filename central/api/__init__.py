@@ -1,0 +1,3 @@
+"""The HTTP API (docs/api.md): shared dependencies (:mod:`.deps`), the request
+body reader (:mod:`.body`), the error answers (:mod:`.errors`) and one router
+module per resource in :mod:`.routes`."""

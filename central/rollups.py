@@ -1,0 +1,50 @@
+"""The daily and monthly rollups the statistics read (docs/api.md).
+
+Ingest adds every new rating and unrated prompt; a case transition moves a
+差评 in or out of ``unrectified`` (or out of the counts, when it is found
+invalid). Both call :func:`rollup_add` inside their own transaction, so the
+aggregates are exact whatever runs at the same time.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from .bulk import bulk_insert
+from .db import rollup_daily, rollup_monthly
+
+ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
+
+
+@functools.lru_cache(maxsize=4096)
+def _quarter_day(quarter: datetime, tz: ZoneInfo) -> date:
+    return quarter.replace(tzinfo=UTC).astimezone(tz).date()
+
+
+def local_day(t: datetime, tz: ZoneInfo) -> date:
+    """The date, in the server timezone, of a naive-UTC time. UTC offsets and
+    their changes fall on quarter hours, so the date is the same for a whole
+    UTC quarter hour and is looked up once per quarter."""
+    return _quarter_day(t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0), tz)
+
+
+def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
+    """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified]}``
+    to the daily and monthly rollups (keys sorted so concurrent writers lock rows
+    in one order)."""
+    monthly: dict[tuple, list[int]] = {}
+    for k, v in deltas.items():
+        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0, 0])
+        m[0] += v[0]
+        m[1] += v[1]
+    for table, first, cells in ((rollup_daily, "day", deltas), (rollup_monthly, "month", monthly)):
+        key = (first,) + ROLLUP_KEY[1:]
+        rows = [dict(zip(key, k, strict=True)) | {"count": v[0], "unrectified": v[1]}
+                for k, v in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
+                if v[0] or v[1]]
+        bulk_insert(conn, table, rows,
+                    suffix=f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+                           f"count = {table.name}.count + excluded.count, "
+                           f"unrectified = {table.name}.unrectified + excluded.unrectified")
