@@ -7,8 +7,6 @@ and ``/metrics`` are public; everything else needs a login or a device token.
 """
 
 
-import csv
-import io
 import json
 import logging
 import random
@@ -527,14 +525,9 @@ def create_app(settings: Settings) -> FastAPI:
                 offset=(page - 1) * page_size if format == "json" else 0,
                 show_phone=user.may("see_phone"))
         if format == "csv":
-            buf = io.StringIO()
-            w = csv.writer(buf)
-            cols = list(stats_mod.RATING_COLUMNS)
-            w.writerow(cols)
-            for r in rows:
-                w.writerow([" ".join(r[c]) if isinstance(r[c], list) else ("" if r[c] is None else r[c])
-                            for c in cols])
-            return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+            from .web.exports import rating_rows, to_csv
+
+            return Response(to_csv(stats_mod.RATING_COLUMNS, rating_rows(rows)), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": 'attachment; filename="ratings.csv"'})
         return {"total": total, "page": page, "page_size": page_size, "ratings": rows}
 
