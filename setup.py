@@ -1,4 +1,10 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
+
+INSTALLED = ["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]
+#: Data shipped beside the code: alembic's ini and script template, web templates and
+#: static files (vendor scripts and their licences), the device's voice prompts.
+DATA_FILES = ["*.ini", "*.mako", "*.html", "*.css", "*.js", "*.map", "*.svg", "*.png", "*.ico", "*.woff2",
+              "*.json", "*.toml", "*.txt", "*.wav", "LICENSE", "README"]
 
 CORE = ["pyserial>=3.5", "gpiozero>=2.0", "sqlite-utils>=3.35", "requests>=2.31"]
 KIOSK = ["kivy>=2.3"]
@@ -30,14 +36,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]),
-    include_package_data=True,
-    package_data={
-        "kiosk": ["data/*", "data/**/*"],
-        "central": ["migrations/*", "migrations/**/*", "templates/*", "templates/**/*",
-                    "static/*", "static/**/*", "alembic.ini"],
-        "central.web": ["templates/*", "static/*", "static/**/*"],
-    },
+    # Every directory under the three installed packages is a package, data directories
+    # (migrations, templates, static, data) as namespace packages, so new subpackages are
+    # picked up without listing them; test helpers (testkit/, tests/) stay out.
+    packages=find_namespace_packages(include=INSTALLED, exclude=["*.__pycache__"]),
+    package_data={"": DATA_FILES},
+    exclude_package_data={"": ["*.db", "*.db-wal", "*.db-shm", "*.pyc"]},
     install_requires=CORE,
     extras_require={
         "kiosk": KIOSK,
