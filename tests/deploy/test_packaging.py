@@ -12,14 +12,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 import zipfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from testkit.server import free_port
+from testkit.server import ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = ("kiosk/", "sync/", "central/")
@@ -123,30 +122,19 @@ def test_pip_install_dot_into_a_fresh_venv_runs_the_server(source, tmp_path):
     assert lines[3] == "True"
 
     port = free_port()
-    log = open(tmp_path / "server.log", "w+")
-    proc = subprocess.Popen([str(venv / "bin" / "kiosk"), "server", "--db", str(work / "central.db"),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=work, stdout=log, stderr=subprocess.STDOUT, env=_env())
-    base = f"http://127.0.0.1:{port}"
+    cmd = [str(venv / "bin" / "kiosk"), "server", "--db", str(work / "central.db"), "--host", "127.0.0.1",
+           "--port", str(port)]
+    server = ServerProcess(f"http://127.0.0.1:{port}", cmd=cmd, env=_env(), log_path=tmp_path / "server.log",
+                           settings={})
+    server.start(timeout=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-            time.sleep(0.1)
-        page = requests.get(base + "/login", timeout=10)
+        page = requests.get(server.url + "/login", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
         for name in ("site.css", "vendor/echarts/echarts.min.js"):
-            got = requests.get(f"{base}/static/{name}", timeout=10)
+            got = requests.get(f"{server.url}/static/{name}", timeout=10)
             assert got.status_code == 200, name
             assert got.content == (ROOT / "central/web/static" / name).read_bytes()
+        assert f"database sqlite:///{work / 'central.db'}" in server.log()
     finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
+        server.stop()
     assert (work / "central.db").is_file()
