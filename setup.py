@@ -6,17 +6,25 @@ INSTALLED = ["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]
 DATA_FILES = ["*.ini", "*.mako", "*.html", "*.css", "*.js", "*.map", "*.svg", "*.png", "*.ico", "*.woff2",
               "*.json", "*.toml", "*.txt", "*.wav", "LICENSE", "README"]
 
-CORE = ["pyserial>=3.5", "gpiozero>=2.0", "sqlite-utils>=3.35", "requests>=2.31"]
-KIOSK = ["kivy>=2.3"]
+# Lower bounds are what the code needs; `./dev/test.sh --lowest-pins` (run by CI)
+# installs exactly these versions in a fresh venv and runs the device and server
+# tests on them, so a bound cannot promise more than it keeps.
+CORE = [
+    "pyserial>=3.5",        # Serial(exclusive=True), cancel_read(); the release tested on Python 3.11
+    "gpiozero>=2.0",        # lgpio pin factory for Raspberry Pi 5 / Bookworm, MockFactory in the tests
+    "sqlite-utils>=4.0",    # Database.atomic() first appeared in 4.0
+    "requests>=2.31.0",     # 2.31.0 stops leaking Proxy-Authorization on redirects (CVE-2023-32681)
+]
+KIOSK = ["kivy>=2.3"]       # the Kivy the touch screens are built and tested on
 SERVER = [
-    "fastapi>=0.110",
-    "uvicorn[standard]>=0.27",
-    "sqlalchemy>=2.0",
-    "alembic>=1.13",
-    "psycopg[binary]>=3.1",
-    "jinja2>=3.1",
-    "python-multipart>=0.0.9",
-    "openpyxl>=3.1",
+    "fastapi>=0.110.0",     # pydantic 2 and Path/Query(pattern=…) need 0.100; the floor tested is 0.110.0
+    "uvicorn[standard]>=0.27.0",  # Server.run(sockets=…), timeout_graceful_shutdown
+    "sqlalchemy>=2.0.0",    # 2.0-style Connection/select API and the psycopg 3 dialect
+    "alembic>=1.13.0",      # the floor the migrations are tested on
+    "psycopg[binary]>=3.1.4",  # psycopg-binary has wheels for Python 3.11 from 3.1.4 on
+    "jinja2>=3.1.0",        # the floor the web pages are tested on
+    "python-multipart>=0.0.9",  # form posts (login, case steps) through Starlette
+    "openpyxl>=3.1.0",      # the floor the CSV/XLSX exports are tested on
 ]
 TEST = [
     "pytest>=8",

@@ -70,3 +70,29 @@ def test_the_cli_refuses_a_dash_database_and_creates_nothing(tmp_path, value):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("kiosk: error: ") and "command-line option" in lines[0], r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_dependency_has_a_lowest_pin_that_ci_installs():
+    r = subprocess.run([sys.executable, str(ROOT / "dev" / "lowest_pins.py"), "CORE", "SERVER"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    pins = dict(line.split("==") for line in r.stdout.split())
+    assert {"sqlite-utils", "requests", "pyserial", "gpiozero", "fastapi", "uvicorn[standard]", "sqlalchemy",
+            "alembic", "psycopg[binary]", "jinja2", "openpyxl"} <= set(pins)
+    major = int(pins["sqlite-utils"].split(".")[0])
+    assert major >= 4, "kiosk.buffer uses Database.atomic(), which sqlite-utils has from 4.0 on"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "./dev/test.sh --lowest-pins" in ci
+
+
+def test_lowest_pins_refuses_a_requirement_without_a_lower_bound():
+    sys.path.insert(0, str(ROOT / "dev"))
+    try:
+        import lowest_pins
+    finally:
+        sys.path.remove(str(ROOT / "dev"))
+    assert lowest_pins.lowest("uvicorn[standard]>=0.27.0") == "uvicorn[standard]==0.27.0"
+    assert lowest_pins.lowest("jinja2>=3.1.0,<4") == "jinja2==3.1.0"
+    for bad in ("requests", "requests<3", "requests==2.31"):
+        with pytest.raises(ValueError, match="no '>=' lower bound"):
+            lowest_pins.lowest(bad)
