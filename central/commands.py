@@ -120,8 +120,9 @@ def open_database(url: str, *, create: bool) -> str:
         password = sa.engine.make_url(normal).password
         if password:
             reason = reason.replace(str(password), "***")
-        raise CentralError(f"cannot open the database {shown_url(url)}: {reason} (is it running, and are the "
-                           "host, port, user and password right?)") from None
+        hint = ("is it a database file this user may write?" if normal.startswith("sqlite")
+                else "is it running, and are the host, port, user and password right?")
+        raise CentralError(f"cannot open the database {shown_url(url)}: {reason} ({hint})") from None
 
 
 def listen_socket(host: str, port: int):

@@ -91,6 +91,16 @@ def test_missing_database_directory_is_an_error_not_a_mkdir(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_directory_or_a_file_that_is_no_database(tmp_path):
+    one_error_line(kiosk("admin", "migrate", "--db", str(tmp_path), cwd=tmp_path), "cannot open the database",
+                   "unable to open database file")
+    notes = tmp_path / "notes.db"
+    notes.write_text("not a database\n" * 100)
+    one_error_line(kiosk("admin", "add-device", "--db", str(notes), "--device-id", "d1", cwd=tmp_path),
+                   "cannot open the database", "file is not a database")
+    assert notes.read_text() == "not a database\n" * 100
+
+
 def test_admin_needs_an_existing_database_except_migrate(tmp_path):
     db = tmp_path / "central.db"
     for args in (["add-device", "--device-id", "d1"], ["revoke-device", "--device-id", "d1"],
