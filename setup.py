@@ -15,7 +15,7 @@ CORE = [
     "sqlite-utils>=4.0",    # Database.atomic() first appeared in 4.0
     "requests>=2.31.0",     # 2.31.0 stops leaking Proxy-Authorization on redirects (CVE-2023-32681)
 ]
-KIOSK = ["kivy>=2.3"]       # the Kivy the touch screens are built and tested on
+KIOSK = ["kivy>=2.3.0"]     # the floor the touch screens are tested on (tests/ui at 2.3.0)
 SERVER = [
     "fastapi>=0.110.0",     # pydantic 2 and Path/Query(pattern=…) need 0.100; the floor tested is 0.110.0
     "uvicorn[standard]>=0.27.0",  # Server.run(sockets=…), timeout_graceful_shutdown
