@@ -1,17 +1,31 @@
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
-CORE = ["pyserial>=3.5", "gpiozero>=2.0", "sqlite-utils>=3.35", "requests>=2.31"]
-KIOSK = ["kivy>=2.3"]
+INSTALLED = ["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]
+#: Data shipped beside the code: alembic's ini and script template, web templates and
+#: static files (vendor scripts and their licences), the device's voice prompts.
+DATA_FILES = ["*.ini", "*.mako", "*.html", "*.css", "*.js", "*.map", "*.svg", "*.png", "*.ico", "*.woff2",
+              "*.json", "*.toml", "*.txt", "*.wav", "LICENSE", "README"]
+
+# Lower bounds are what the code needs; `./dev/test.sh --lowest-pins` (run by CI)
+# installs exactly these versions in a fresh venv and runs the device and server
+# tests on them, so a bound cannot promise more than it keeps.
+CORE = [
+    "pyserial>=3.5",        # Serial(exclusive=True), cancel_read(); the release tested on Python 3.11
+    "gpiozero>=2.0",        # lgpio pin factory for Raspberry Pi 5 / Bookworm, MockFactory in the tests
+    "sqlite-utils>=4.0",    # Database.atomic() first appeared in 4.0
+    "requests>=2.31.0",     # 2.31.0 stops leaking Proxy-Authorization on redirects (CVE-2023-32681)
+]
+KIOSK = ["kivy>=2.3.0"]     # the floor the touch screens are tested on (tests/ui at 2.3.0)
 SERVER = [
-    "fastapi>=0.110",
-    "uvicorn[standard]>=0.27",
+    "fastapi>=0.110.0",     # pydantic 2 and Path/Query(pattern=…) need 0.100; the floor tested is 0.110.0
+    "uvicorn[standard]>=0.27.0",  # Server.run(sockets=…), timeout_graceful_shutdown
     "fastapi-offline>=1.7",  # Swagger UI files for /docs, served locally (no CDN)
-    "sqlalchemy>=2.0",
-    "alembic>=1.13",
-    "psycopg[binary]>=3.1",
-    "jinja2>=3.1",
-    "python-multipart>=0.0.9",
-    "openpyxl>=3.1",
+    "sqlalchemy>=2.0.0",    # 2.0-style Connection/select API and the psycopg 3 dialect
+    "alembic>=1.13.0",      # the floor the migrations are tested on
+    "psycopg[binary]>=3.1.4",  # psycopg-binary has wheels for Python 3.11 from 3.1.4 on
+    "jinja2>=3.1.0",        # the floor the web pages are tested on
+    "python-multipart>=0.0.9",  # form posts (login, case steps) through Starlette
+    "openpyxl>=3.1.0",      # the floor the CSV/XLSX exports are tested on
 ]
 TEST = [
     "pytest>=8",
@@ -31,14 +45,12 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]),
-    include_package_data=True,
-    package_data={
-        "kiosk": ["data/*", "data/**/*"],
-        "central": ["migrations/*", "migrations/**/*", "templates/*", "templates/**/*",
-                    "static/*", "static/**/*", "alembic.ini"],
-        "central.web": ["templates/*", "static/*", "static/**/*"],
-    },
+    # Every directory under the three installed packages is a package, data directories
+    # (migrations, templates, static, data) as namespace packages, so new subpackages are
+    # picked up without listing them; test helpers (testkit/, tests/) stay out.
+    packages=find_namespace_packages(include=INSTALLED, exclude=["*.__pycache__"]),
+    package_data={"": DATA_FILES},
+    exclude_package_data={"": ["*.db", "*.db-wal", "*.db-shm", "*.pyc"]},
     install_requires=CORE,
     extras_require={
         "kiosk": KIOSK,

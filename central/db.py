@@ -206,21 +206,44 @@ def normalize_url(value: str) -> str:
 
     ``sqlite:///rel.db``, ``sqlite:////abs.db`` and ``postgresql://user@host:port/db``
     are taken as given (PostgreSQL through psycopg 3); anything without a scheme is a
-    SQLite file path.
+    SQLite file path. A file name that starts with ``-`` (``-``, ``--wal``) is refused:
+    it is a mistyped option, not a database to create.
     """
     value = (value or "").strip()
     if not value:
         raise DatabaseURLError("the database URL is empty: give --db or [server] db")
     if "://" not in value:
+        _refuse_option_like(value, value)
         return "sqlite:///" + str(Path(value).expanduser().resolve())
-    scheme = value.split("://", 1)[0]
-    if scheme in ("postgresql", "postgres"):
-        return "postgresql+psycopg://" + value.split("://", 1)[1]
-    if scheme in ("postgresql+psycopg", "sqlite"):
+    scheme, rest = value.split("://", 1)
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        url = "postgresql+psycopg://" + rest
+        try:
+            parsed = sa.engine.make_url(url)
+            port = parsed.port
+        except (ValueError, sa.exc.ArgumentError) as exc:
+            raise DatabaseURLError(f"{value!r} is not a valid PostgreSQL URL ({exc}): expected "
+                                   "postgresql://user@host:port/db") from None
+        if port is not None and not 0 < port < 65536:
+            raise DatabaseURLError(f"{value!r}: port {port} is out of range (1-65535)")
+        return url
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path:
+            raise DatabaseURLError(f"{value!r} names no file: expected sqlite:///file.db or sqlite:////abs/path.db")
+        if path != ":memory:":
+            _refuse_option_like(path, value)
         return value
     raise DatabaseURLError(
         f"{value!r} is not a supported database URL: expected sqlite:///file.db, "
         "sqlite:////abs/path.db, postgresql://user@host:port/db or a file path")
+
+
+def _refuse_option_like(path: str, value: str) -> None:
+    if Path(path).name.startswith("-"):
+        raise DatabaseURLError(
+            f"{value!r} looks like a command-line option, not a database file: give a path such as "
+            "./central.db or a URL (sqlite:///central.db, postgresql://user@host:port/db)")
 
 
 def is_sqlite(engine_or_conn: Engine | Connection) -> bool:

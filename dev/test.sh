@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian 12 machine, then run them.
-# Usage: ./dev/test.sh [pytest args...]
+# Usage: ./dev/test.sh [--lowest-pins] [pytest args...]
+#   --lowest-pins  first run the device and server tests in a fresh venv holding the
+#                  LOWEST versions setup.py allows (CI passes it; see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+LOWEST_PINS=0
+if [ "${1:-}" = "--lowest-pins" ]; then
+  LOWEST_PINS=1
+  shift
+fi
 
 APT_PACKAGES=(
   python3-venv
@@ -36,16 +44,56 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing the project with its server, kiosk and test extras"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[all,test]'
+# setuptools prints an "Editable installation" notice on every editable install
+# (whatever the project declares); a regular `pip install .` prints nothing
+# (tests/deploy/test_packaging.py).
+PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e '.[all,test]'
 
 export SDL_VIDEODRIVER=offscreen KIVY_NO_ARGS=1 KIVY_NO_CONSOLELOG=1
 export KIVY_HOME="${KIVY_HOME:-$(mktemp -d)}"
 export PATH="$PWD/.venv/bin:$PATH"
+# --- lowest pins ------------------------------------------------------------------
+# Every ">=" in setup.py's CORE and SERVER lists becomes "==" (dev/lowest_pins.py), is
+# installed into a fresh venv, and the core device tests plus the server's ingest,
+# statistics and export tests (a real server: migrations, uvicorn, SQLAlchemy) run on
+# those versions: a lower bound that the code outgrew fails here.
+LOWEST_TESTS=(
+  tests/test_buffer.py tests/test_session.py tests/test_config.py tests/test_levels.py
+  tests/test_event_ids.py tests/test_local_api.py tests/test_headless.py
+  tests/hardware/test_gpio.py tests/hardware/test_serial.py
+  tests/server/test_batches.py tests/server/test_stats.py tests/web/test_formula_injection.py
+)
+lowest_rc=0
+if [ $LOWEST_PINS -eq 1 ]; then
+  started=$SECONDS
+  low_dir=$(mktemp -d)
+  pins_text=$(.venv/bin/python dev/lowest_pins.py CORE SERVER)
+  mapfile -t pins <<<"$pins_text"
+  echo "== lowest pins: ${pins[*]}"
+  "$PY" -m venv "$low_dir/venv"
+  if "$low_dir/venv/bin/python" -m pip install -q "${pins[@]}" pytest pytest-timeout >"$low_dir/pip.log" 2>&1; then
+    set +e
+    PATH="$low_dir/venv/bin:$PATH" PYTHONPATH="$PWD" "$low_dir/venv/bin/python" -m pytest -q -p no:cacheprovider "${LOWEST_TESTS[@]}"
+    lowest_rc=$?
+    set -e
+  else
+    grep -v "^WARNING: Location" "$low_dir/pip.log" | tail -20 >&2
+    echo "the lowest pinned versions do not install together: fix the bounds in setup.py" >&2
+    lowest_rc=1
+  fi
+  rm -rf "$low_dir"
+  echo "== lowest pins: $([ $lowest_rc -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - started)) s"
+fi
+
 echo "== running the tests"
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
 set -e
+if [ $rc -eq 0 ] && [ $lowest_rc -ne 0 ]; then
+  echo "the tests on the lowest pinned versions failed (see '== lowest pins' above)" >&2
+  exit 1
+fi
 if [ $rc -eq 5 ]; then
   echo "pytest collected no tests: that is a failure here" >&2
   exit 1

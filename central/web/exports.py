@@ -4,6 +4,11 @@ ratings in the national 好差评 interface's JSON shape for the provincial plat
 Ratings come from :func:`central.stats.list_ratings` (phones masked unless the
 role may see them) and statistics from :func:`central.stats.query`, so an
 export says exactly what the API and the pages say.
+
+Every spreadsheet cell goes through :func:`spreadsheet_cell`: text a spreadsheet
+program would run as a formula (a staff name, a section or a comment that starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a leading single
+quote, and XLSX text cells are stored as text, never as formulas.
 """
 
 from __future__ import annotations
@@ -26,14 +31,30 @@ STATS_HEADER_ZH = ("分组", "评价数", "非常满意", "满意", "基本满�
                    "差评未整改数", "好评率", "未评价")
 
 
-def _cell(v: Any) -> Any:
+#: The first characters that make a spreadsheet program read a cell as a formula
+#: (OWASP "CSV injection"); such text is written with a leading ``'``.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(v: Any) -> Any:
+    """``v`` as a CSV/XLSX cell: lists joined with spaces, None as empty, text that
+    would start a formula prefixed with ``'``. Numbers stay numbers (``-3`` too)."""
     if isinstance(v, list):
-        return " ".join(str(x) for x in v)
-    return "" if v is None else v
+        v = " ".join(str(x) for x in v)
+    if v is None:
+        return ""
+    if isinstance(v, str) and v.startswith(FORMULA_START):
+        return "'" + v
+    return v
+
+
+def spreadsheet_row(values: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [spreadsheet_cell(v) for v in values]
 
 
 def rating_rows(ratings: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[_cell(r[c]) for c in RATING_COLUMNS] for r in ratings]
+    """The ratings as export rows in :data:`RATING_COLUMNS` order."""
+    return [[r[c] for c in RATING_COLUMNS] for r in ratings]
 
 
 def stats_rows(doc: dict[str, Any]) -> list[list[Any]]:
@@ -46,34 +67,43 @@ def stats_rows(doc: dict[str, Any]) -> list[list[Any]]:
 
 
 def to_csv(header: list[str] | tuple[str, ...], rows: list[list[Any]]) -> bytes:
-    """UTF-8 with a BOM so spreadsheet programs read the Chinese right."""
+    """UTF-8 with a BOM so spreadsheet programs read the Chinese right; every cell
+    through :func:`spreadsheet_cell`."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow(spreadsheet_row(header))
+    w.writerows(spreadsheet_row(row) for row in rows)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
 def to_xlsx(sheet: str, header: list[str] | tuple[str, ...], rows: list[list[Any]],
             note: str | None = None) -> bytes:
+    """One sheet with a bold header row (and an ``info`` sheet holding ``note``); text
+    cells are stored as text (type ``s``) so no cell is ever a formula."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=False)
     ws = wb.active
     ws.title = sheet[:31]
-    ws.append(list(header))
+    _append_text_safe(ws, header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        ws.append(row)
+        _append_text_safe(ws, row)
     ws.freeze_panes = "A2"
     if note:
-        info = wb.create_sheet("info")
-        info.append([note])
+        _append_text_safe(wb.create_sheet("info"), [note])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def _append_text_safe(ws: Any, values: list[Any] | tuple[Any, ...]) -> None:
+    ws.append(spreadsheet_row(values))
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def assess_time(rated_at_iso: str, tz: ZoneInfo) -> str:

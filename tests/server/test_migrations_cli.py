@@ -82,6 +82,7 @@ def test_bad_db_url():
 
 
 def test_admin_commands(tmp_path):
+    assert _kiosk("admin", "migrate", "--db", "sqlite:///rel.db", cwd=tmp_path).returncode == 0
     p = _kiosk("admin", "add-device", "--db", "sqlite:///rel.db", "--device-id", "w-01", "--window", "3",
                cwd=tmp_path)
     assert p.returncode == 0, p.stderr

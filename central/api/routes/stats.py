@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -12,6 +10,7 @@ from fastapi.responses import Response
 
 from ... import stats as stats_mod
 from ...auth import User
+from ...web.exports import rating_rows, to_csv
 from ..body import JSONRoute
 from ..deps import EngineDep, SettingsDep, need, stats_reader
 from ..models import AUTH_ERRORS, Text, errors
@@ -67,13 +66,6 @@ def get_ratings(
             offset=(page - 1) * page_size if format == "json" else 0,
             show_phone=user.may("see_phone"))
     if format == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        cols = list(stats_mod.RATING_COLUMNS)
-        w.writerow(cols)
-        for r in rows:
-            w.writerow([" ".join(r[c]) if isinstance(r[c], list) else ("" if r[c] is None else r[c])
-                        for c in cols])
-        return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(stats_mod.RATING_COLUMNS, rating_rows(rows)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="ratings.csv"'})
     return {"total": total, "page": page, "page_size": page_size, "ratings": rows}
