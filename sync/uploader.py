@@ -31,7 +31,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import random
 import sqlite3
 import threading
 from collections import Counter
@@ -39,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.backoff import Backoff
 from kiosk.buffer import Buffer, Pending
 from kiosk.clock import SystemClock, rfc3339
 
@@ -48,8 +48,6 @@ from .client import BATCHES, Client, Reply
 log = logging.getLogger(__name__)
 
 STATUSES = ("accepted", "duplicate", "rejected")
-#: Longest Retry-After honoured as given; longer ones are cut to this.
-MAX_RETRY_AFTER = 3600.0
 #: How often a draining backlog rewrites ``sync.last_ok_at`` (seconds).
 OK_META_EVERY = 1.0
 #: While stopped by 401/403, try again this often in case the token was restored.
@@ -58,36 +56,6 @@ SYNC_REQUESTED = "sync.requested"
 _ENVELOPE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A backoff longer than this is cut short by a "sync now" within this many seconds.
 REQUEST_CHECK = 5.0
-
-
-class Backoff:
-    """Exponential backoff with full jitter (delay = U(0, min(cap, base·2^n)))."""
-
-    def __init__(self, base: float = 1.0, cap: float = 180.0, rng: Callable[[], float] = random.random):
-        self.base = base
-        self.cap = cap
-        self.rng = rng
-        self.failures = 0
-        self.server_asked = False  # the last failure came with a Retry-After
-
-    def ceiling(self) -> float:
-        """The largest delay the next failure can draw."""
-        return min(self.cap, self.base * 2 ** min(self.failures, 40))
-
-    def failure(self, retry_after: float | None = None) -> float:
-        """Record a failure and return how long to wait before the next try."""
-        ceiling = self.ceiling()
-        self.failures += 1
-        self.server_asked = retry_after is not None
-        if retry_after is not None:
-            # The server said when; a little jitter keeps a hall of devices apart.
-            wait = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-            return wait + self.rng() * min(1.0, 0.1 * wait)
-        return self.rng() * ceiling
-
-    def success(self) -> None:
-        self.failures = 0
-        self.server_asked = False
 
 
 class BadResponse(ValueError):
