@@ -15,6 +15,19 @@ import os
 import time
 import uuid
 from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the heart reads time from: :class:`SystemClock` on a device,
+    :class:`FakeClock` in tests."""
+
+    boot_id: str
+
+    def time(self) -> float: ...
+    def monotonic(self) -> float: ...
+    def mono_ms(self) -> int: ...
+    def synced(self) -> bool: ...
 
 
 def rfc3339(ts: float) -> str:
