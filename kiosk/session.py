@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from . import events
+from .clock import Clock
 from .exceptions import BufferWriteError, SessionError
 from .levels import Level
 
@@ -59,15 +60,6 @@ class State(enum.Enum):
 class Sink(Protocol):
     def append(self, event: dict[str, Any]) -> int: ...
     def probe(self) -> None: ...
-
-
-class Clock(Protocol):
-    boot_id: str
-
-    def time(self) -> float: ...
-    def monotonic(self) -> float: ...
-    def mono_ms(self) -> int: ...
-    def synced(self) -> bool: ...
 
 
 @dataclass(frozen=True)
