@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, status
 from .buffer import Buffer
 from .clock import SystemClock, rfc3339
 from .config import Config, data_dir
@@ -241,7 +241,7 @@ class Device:
         from . import remote
 
         try:
-            stored = self.buffer.get_meta(remote.META_KEY)
+            stored = self.buffer.get_meta(status.SETTINGS_REMOTE)
         except Exception as exc:
             log.warning("cannot read remote settings: %s", exc)
             return None
@@ -265,7 +265,7 @@ class Device:
         if settings is None:
             return
         self.session.apply(settings)
-        self._safe_meta("settings.applied", {"version": self._remote_version, **self.effective()})
+        self._safe_meta(status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
         for target in self._targets():
             fn = getattr(target, "on_settings", None)
             if fn is not None:
@@ -287,17 +287,17 @@ class Device:
             self._next_settings = now + SETTINGS_INTERVAL
             self._apply_remote()
         if force:
-            self._safe_meta("device.started_at", rfc3339(self.started_at))
-            self._safe_meta("device.version", __version__)
-            self._safe_meta("device.id", self.cfg.device.id)
-            self._safe_meta("settings.applied", {"version": self._remote_version, **self.effective()})
+            self._safe_meta(status.DEVICE_STARTED_AT, rfc3339(self.started_at))
+            self._safe_meta(status.DEVICE_VERSION, __version__)
+            self._safe_meta(status.DEVICE_ID, self.cfg.device.id)
+            self._safe_meta(status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
         if force or now >= self._next_health:
             self._next_health = now + HEALTH_INTERVAL
             health = self.health()
             health["session"] = {"state": self.session.state.value, "error": self.session.view().error}
             if health != self._last_health:
                 self._last_health = health
-                self._safe_meta("device.hardware", health)
+                self._safe_meta(status.DEVICE_HARDWARE, health)
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_INTERVAL
             try:

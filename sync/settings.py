@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from kiosk import remote
+from kiosk import remote, status
 from kiosk.clock import rfc3339
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def store(buffer, client, data_dir: Path, payload: Any, now: float) -> bool:
     """
     if not isinstance(payload, dict) or not payload.get("version"):
         return False
-    current = buffer.get_meta(remote.META_KEY)
+    current = buffer.get_meta(status.SETTINGS_REMOTE)
     if current and current.get("version") == payload["version"]:
         return False
     try:
@@ -47,7 +47,7 @@ def store(buffer, client, data_dir: Path, payload: Any, now: float) -> bool:
         except (OSError, ValueError, requests.RequestException) as exc:
             log.warning("cannot fetch the staff photo yet (trying again at the next heartbeat): %s", exc)
             return False
-    buffer.set_meta(remote.META_KEY, {"version": payload["version"], "values": values, "received_at": rfc3339(now)})
+    buffer.set_meta(status.SETTINGS_REMOTE, {"version": payload["version"], "values": values, "received_at": rfc3339(now)})
     log.info("new remote settings version %s", payload["version"])
     return True
 

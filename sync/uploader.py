@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk import status
 from kiosk.backoff import Backoff
 from kiosk.buffer import Buffer, Pending
 from kiosk.clock import SystemClock, rfc3339
@@ -52,7 +53,6 @@ STATUSES = ("accepted", "duplicate", "rejected")
 OK_META_EVERY = 1.0
 #: While stopped by 401/403, try again this often in case the token was restored.
 STOPPED_RETRY = 3600.0
-SYNC_REQUESTED = "sync.requested"
 _ENVELOPE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A backoff longer than this is cut short by a "sync now" within this many seconds.
 REQUEST_CHECK = 5.0
@@ -384,13 +384,13 @@ class Uploader:
         now = self.monotonic()
         if now - self._ok_written >= OK_META_EVERY or self._ok_written < 0:
             # A draining backlog records its progress about once a second, not per batch.
-            self.buffer.set_meta("sync.last_ok_at", rfc3339(self.clock.time()))
+            self.buffer.set_meta(status.SYNC_LAST_OK_AT, rfc3339(self.clock.time()))
             self._ok_written = now
         if self._error_recorded or self.stopped:
-            self.buffer.set_meta("sync.last_error", None)
+            self.buffer.set_meta(status.SYNC_LAST_ERROR, None)
             if self.stopped:
                 log.warning("uploading again: the server accepted the token")
-                self.buffer.set_meta("sync.stopped", None)
+                self.buffer.set_meta(status.SYNC_STOPPED, None)
             self._error_recorded = False
             self.stopped = None
 
@@ -402,8 +402,8 @@ class Uploader:
 
     def _record_error(self, error: str) -> None:
         try:
-            self.buffer.set_meta("sync.last_error", error)
-            self.buffer.set_meta("sync.last_error_at", rfc3339(self.clock.time()))
+            self.buffer.set_meta(status.SYNC_LAST_ERROR, error)
+            self.buffer.set_meta(status.SYNC_LAST_ERROR_AT, rfc3339(self.clock.time()))
             self._error_recorded = True
         except OSError as exc:
             log.warning("cannot record the sync error in the buffer: %s", exc)
@@ -415,7 +415,7 @@ class Uploader:
                      "changes (or tries again in %d minutes).", error, STOPPED_RETRY // 60)
         self._record_error(error)
         try:
-            self.buffer.set_meta("sync.stopped", error)
+            self.buffer.set_meta(status.SYNC_STOPPED, error)
         finally:
             self.stopped = error
 
@@ -435,7 +435,7 @@ class Uploader:
 
     def _read_request(self) -> Any:
         try:
-            return self.buffer.get_meta(SYNC_REQUESTED)
+            return self.buffer.get_meta(status.SYNC_REQUESTED)
         except (OSError, sqlite3.Error):
             return None
 
