@@ -43,7 +43,7 @@ from kiosk.backoff import Backoff
 from kiosk.buffer import Buffer, Pending
 from kiosk.clock import SystemClock, rfc3339
 
-from . import TransportError
+from . import SyncError, TransportError
 from .client import BATCHES, Client, Reply
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ _ENVELOPE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 REQUEST_CHECK = 5.0
 
 
-class BadResponse(ValueError):
+class BadResponse(SyncError, ValueError):
     """A 200 whose body is not the promised results."""
 
 
