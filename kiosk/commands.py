@@ -131,7 +131,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_pin(args: argparse.Namespace) -> int:
-    from .pin import hash_pin
+    from .passcode import hash_pin
 
     pin = sys.stdin.readline().strip()
     print(hash_pin(pin))
