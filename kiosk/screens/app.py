@@ -31,7 +31,7 @@ from ..clock import rfc3339
 from ..config import data_dir
 from ..exceptions import KioskError
 from ..levels import LEVELS
-from ..pin import check_pin
+from ..passcode import check_pin
 from ..session import State
 from .audio import Voice
 from .base import KioskScreen
