@@ -72,12 +72,12 @@ class Heartbeat:
 
     def _settings(self, reply) -> None:
         """Keep the remote settings the answer carries (never fails the heartbeat)."""
-        from . import settings
+        from . import remote
 
         try:
             body = reply.json()
-            settings.store(self.buffer, self.client, self.data_dir,
-                           body.get("settings") if isinstance(body, dict) else None, self.clock.time())
+            remote.store(self.buffer, self.client, self.data_dir,
+                         body.get("settings") if isinstance(body, dict) else None, self.clock.time())
         except Exception as exc:
             log.warning("cannot apply the settings in the heartbeat answer: %s", exc)
 

@@ -1,4 +1,5 @@
-"""Remote settings arriving with a heartbeat answer (the device side).
+"""Remote settings arriving with a heartbeat answer: the uploader's side (the
+device applies them in :mod:`kiosk.remote`; the server keeps them in :mod:`central.remote`).
 
 The uploader stores them in the buffer's meta table (``settings.remote``),
 where the device process picks them up (:mod:`kiosk.remote`); the staff photo
