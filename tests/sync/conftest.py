@@ -23,6 +23,7 @@ from kiosk.events import Window, rating, unrated
 from kiosk.levels import LEVELS
 from sync.client import Client
 from sync.uploader import Backoff, Uploader
+from testkit.pg import new_pg_database
 
 WINDOW = Window(window_no="A01", section="综合服务区", staff_no="1001", staff_name="张三", channel=4)
 
@@ -293,29 +294,6 @@ def make_uploader(buf):
 
 BACKENDS = ["sqlite", pytest.param("pg", marks=pytest.mark.pg)]
 STATS_RANGE = {"from": "2026-11-01", "to": "2027-01-31", "include_misuse": "true"}
-
-
-@pytest.fixture(scope="session")
-def pg_base_url():
-    """One throwaway PostgreSQL cluster for the uploader tests; each test gets a database."""
-    from testkit.server import pg_available, postgres_cluster
-
-    ok, reason = pg_available()
-    if not ok:
-        pytest.skip(reason)
-    with postgres_cluster() as url:
-        yield url
-
-
-def new_pg_database(base_url: str) -> str:
-    import uuid
-
-    import psycopg
-
-    name = "s_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=BACKENDS)
