@@ -20,7 +20,10 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -103,7 +106,7 @@ class Doctor:
         self.env = os.environ if environ is None else environ
         self.dev = dev_root
         self.checks: list[Check] = []
-        self.cfg = None
+        self.cfg: Config  # set by check_config, which every other check runs after
 
     def add(self, status: str, name: str, detail: str) -> None:
         self.checks.append(Check(status, name, detail))

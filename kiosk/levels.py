@@ -60,7 +60,8 @@ class Level(enum.Enum):
     @classmethod
     def from_wire(cls, code: int) -> Level:
         """Level for a ``satisfaction`` code in national interface order (5 = 非常满意)."""
-        level = _FROM_WIRE.get(_as_code(code))
+        wire = _as_code(code)
+        level = _FROM_WIRE.get(wire) if wire is not None else None
         if level is None:
             raise ValueError(f"satisfaction (wire order) must be 1..5, got {code!r}")
         return level

@@ -138,6 +138,8 @@ class _Request(threading.Thread):
         self.join()
         if self._error is not None:
             raise self._error
+        if self._result is None:
+            raise RuntimeError("the upload request ended without a verdict")
         return self._result
 
 
@@ -249,8 +251,9 @@ class Uploader:
         return Step("failed", sent=sent, delay=delay, error=verdict.error)
 
     def _record(self, verdict: Verdict) -> None:
-        self.buffer.mark_results(verdict.results)
-        self.verdicts.update(status for _, status, _ in verdict.results)
+        results = verdict.results or []
+        self.buffer.mark_results(results)
+        self.verdicts.update(status for _, status, _ in results)
 
     def _upload(self, events: list[Pending], verdict: Verdict | None = None) -> tuple[int, Verdict | None]:
         """Send ``events`` (unless ``verdict`` is already their answer); returns
@@ -485,7 +488,7 @@ class Uploader:
         raw_wait = wait or stop.wait
         self._stop_event = stop
 
-        def wait(seconds: float) -> bool:
+        def pause(seconds: float) -> bool:
             self._expect(seconds)
             return raw_wait(seconds)
 
@@ -494,7 +497,7 @@ class Uploader:
         seen = -1
         while not stop.is_set():
             if self.stopped is not None and not (self.may_resume() or self.requested()):
-                if wait(self.poll_interval * 4):
+                if pause(self.poll_interval * 4):
                     break
                 continue
             try:
@@ -505,16 +508,16 @@ class Uploader:
                 # The buffer itself failed (locked too long, disk trouble): wait and retry.
                 delay = self.backoff.failure()
                 log.error("buffer error while uploading: %s; retrying in %.1f s", exc, delay)
-                if self._pause(delay, wait):
+                if self._pause(delay, pause):
                     break
                 continue
             if result.kind == "ok":
                 continue
             if result.kind == "failed":
-                if self._pause(result.delay, wait):
+                if self._pause(result.delay, pause):
                     break
                 continue
-            if result.kind == "idle" and self._idle(seen, wait):
+            if result.kind == "idle" and self._idle(seen, pause):
                 break
 
     def _idle(self, seen: int, wait: Callable[[float], bool]) -> bool:

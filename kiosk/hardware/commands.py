@@ -173,13 +173,14 @@ def cmd_hw_test(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     out = sys.stdout
+    from .gpio import GpioSource  # both light: gpiozero is imported when the pins open
+    from .serial import SerialSource
+
     bench = _Bench(cfg, out)
-    sources = []
+    sources: list[GpioSource | SerialSource] = []
     if cfg.hardware.gpio.enabled:
-        from .gpio import GpioSource
         sources.append(GpioSource(cfg.hardware.gpio))
     if cfg.hardware.serial.enabled:
-        from .serial import SerialSource
         sources.append(SerialSource(cfg.hardware.serial))
     if not sources:
         raise HardwareError(f"{cfg.path or 'the embedded defaults'}: no panel to test: set enabled = true "
@@ -188,7 +189,7 @@ def cmd_hw_test(args: argparse.Namespace) -> int:
     bench.say("hw-test: nothing is stored; press each button, then the trigger. Ctrl-C ends.")
     for source in sources:
         source.start(bench)
-        if source.name == "gpio":
+        if isinstance(source, GpioSource):
             g = source.health()
             if g["error"]:
                 bench.say(f"GPIO ERROR {g['error']}")
