@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import __version__, status
 from .buffer import Buffer
@@ -101,7 +101,7 @@ class Device:
 
     # --- the session's thread -----------------------------------------------
 
-    def submit(self, fn: Callable[..., Any], *args, **kwargs) -> Future:
+    def submit(self, fn: Callable[..., Any], *args, **kwargs) -> Answer:
         """Run ``fn(*args, **kwargs)`` on the session's thread; returns a Future."""
         if self._owner == threading.get_ident():
             return _Done.of(fn, args, kwargs)  # on the session's thread: run now, no locks
@@ -183,7 +183,7 @@ class Device:
 
     # --- requests (any thread) ------------------------------------------------
 
-    def press(self, position: int, source: str) -> Future:
+    def press(self, position: int, source: str) -> Answer:
         """A button at ``position`` (0 = leftmost) was pressed; Future[Outcome]."""
         return self.submit(self._press, position, source)
 
@@ -193,20 +193,20 @@ class Device:
         return outcome
 
     def trigger(self, project_no: str | None = None, ticket_no: str | None = None,
-                staff_no: str | None = None) -> Future:
+                staff_no: str | None = None) -> Answer:
         """Open a prompt (一事一评); Future[Prompt]."""
         return self.submit(self.session.open_prompt, project_no, ticket_no, staff_no)
 
-    def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> Future:
+    def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> Answer:
         return self.submit(self.session.submit_reasons, codes, comment, phone)
 
-    def select_reasons(self, codes) -> Future:
+    def select_reasons(self, codes) -> Answer:
         return self.submit(self.session.select_reasons, codes)
 
-    def skip_reasons(self) -> Future:
+    def skip_reasons(self) -> Answer:
         return self.submit(self.session.skip_reasons)
 
-    def prompt_status(self, prompt_id: str) -> Future:
+    def prompt_status(self, prompt_id: str) -> Answer:
         return self.submit(self._prompt_status, prompt_id)
 
     def _prompt_status(self, prompt_id: str) -> dict | None:
@@ -220,7 +220,7 @@ class Device:
             return {"id": prompt_id, "status": "rated", "satisfaction": event["satisfaction"]}
         return {"id": prompt_id, "status": "unrated"}
 
-    def view(self) -> Future:
+    def view(self) -> Answer:
         return self.submit(self.session.view)
 
     # --- housekeeping ---------------------------------------------------------
@@ -312,6 +312,15 @@ class Device:
             self.buffer.set_meta(key, value)
         except Exception as exc:
             log.warning("cannot record %s in the buffer: %s", key, exc)
+
+
+class Answer(Protocol):
+    """What :meth:`Device.submit` returns: a :class:`Future`, or on the session's
+    own thread an already-finished :class:`_Done` with the same reading API."""
+
+    def result(self, timeout: float | None = None) -> Any: ...
+    def exception(self, timeout: float | None = None) -> BaseException | None: ...
+    def done(self) -> bool: ...
 
 
 class _Done:

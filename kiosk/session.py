@@ -184,17 +184,19 @@ class Session:
         deadline = self._deadline
         if self.state is State.RATING and self.prompt is not None:
             deadline = self.prompt.deadline
-        level = Level.from_wire(self._pending.event["satisfaction"]) if self._pending else self._thanks_level
+        pending = self._pending
+        rated = Level.from_wire(pending.event["satisfaction"]) if pending else None
+        level = rated if rated is not None else self._thanks_level
         return View(
             state=self.state,
             mode=self.settings.mode,
             window=self.window,
             prompt=self.prompt,
             level=level,
-            reasons_draft=tuple(self._pending.draft) if self._pending else (),
+            reasons_draft=tuple(pending.draft) if pending else (),
             seconds_left=None if deadline is None else max(0.0, deadline - now),
             error=self._error,
-            offered_reasons=self.offered_reasons(level) if self._pending else (),
+            offered_reasons=self.offered_reasons(rated) if rated is not None else (),
         )
 
     def offered_reasons(self, level: Level) -> tuple[str, ...]:
@@ -389,7 +391,7 @@ class Session:
     def _finish_reasons(self) -> None:
         """Close the reasons step: keep what was selected, else store nothing."""
         pending = self._pending
-        if pending.draft:
+        if pending is not None and pending.draft:
             try:
                 self.submit_reasons(pending.draft)
             except BufferWriteError:

@@ -277,7 +277,7 @@ class KioskApp(App):
     # --- following the session -----------------------------------------------
 
     @property
-    def current(self) -> str:
+    def current(self) -> str | None:
         return self.root.current
 
     def tr(self, key: str, **values) -> str:

@@ -100,7 +100,7 @@ class TechnicianScreen(KioskScreen):
         self.message = Text(rel_size=0.035, color=HEADER, bold=True, size_hint=(0.96, 0.08),
                             pos_hint={"center_x": 0.5, "y": 0.01})
         self.layout.add_widget(self.message)
-        self.staff_form = None
+        self.staff_form: StaffForm | None = None
 
     def relabel(self) -> None:
         self.title.text = self.tr("tech_title")

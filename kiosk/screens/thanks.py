@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..levels import LEVELS
+from ..levels import LEVELS, Level
 from .base import KioskScreen, park, unpark
 from .i18n import level_label
 from .widgets import LEVEL_COLOURS, LEVEL_MOODS, MUTED, WHITE, FaceIcon, Text, rgb
@@ -26,12 +26,12 @@ class ThanksScreen(KioskScreen):
         for text in self.details.values():
             self.layout.add_widget(text)
             park(text)
-        self.level = None
+        self.level: Level | None = None
 
     @property
     def detail(self) -> Text | None:
         """The line shown under the title (None after a misuse press: no level)."""
-        return self.details.get(self.level)
+        return self.details.get(self.level) if self.level is not None else None
 
     def relabel(self) -> None:
         self.title.text = self.tr("thanks")
