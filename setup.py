@@ -20,6 +20,7 @@ TEST = [
     "playwright>=1.40",
     "schemathesis>=3.25",
     "ruff>=0.4",
+    "mypy>=1.10", "types-requests>=2.31", "types-pyserial>=3.5",
 ]
 
 setup(
@@ -33,6 +34,7 @@ setup(
     packages=find_packages(include=["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]),
     include_package_data=True,
     package_data={
+        "": ["py.typed"],  # PEP 561: kiosk, sync and central ship their type hints
         "kiosk": ["data/*", "data/**/*"],
         "central": ["migrations/*", "migrations/**/*", "templates/*", "templates/**/*",
                     "static/*", "static/**/*", "alembic.ini"],
