@@ -40,6 +40,12 @@ echo "== installing the project with its server, kiosk and test extras"
 export SDL_VIDEODRIVER=offscreen KIVY_NO_ARGS=1 KIVY_NO_CONSOLELOG=1
 export KIVY_HOME="${KIVY_HOME:-$(mktemp -d)}"
 export PATH="$PWD/.venv/bin:$PATH"
+echo "== type checking kiosk/, sync/ and central/ (mypy; settings in mypy.ini)"
+if ! .venv/bin/python -m mypy; then
+  # The tests still run; the run as a whole fails.
+  echo "mypy found type errors (listed above)" >&2
+  trap 'exit 1' EXIT
+fi
 echo "== running the tests"
 set +e
 .venv/bin/python -m pytest "$@"
