@@ -40,7 +40,8 @@ def register(sub) -> None:
     p.add_argument("--dir", metavar="D", help="where the demo keeps its files (default: a new temporary "
                                               "directory); reusing one keeps its ratings")
     p.add_argument("--port", metavar="N", type=int, default=None,
-                   help=f"server port on 127.0.0.1 (default {DEMO_PORT}, or a free one when it is taken)")
+                   help=f"server port on 127.0.0.1 (default {DEMO_PORT}, or a free one when it is taken; 0: a free "
+                        "one); a port another program already uses is refused")
     p.add_argument("--no-ui", action="store_true", help="the console device even when a display is available")
     p.set_defaults(func=cmd_demo)
 
