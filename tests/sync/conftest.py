@@ -8,7 +8,6 @@ import collections
 import gzip
 import json
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from kiosk.levels import LEVELS
 from sync.client import Client
 from sync.uploader import Backoff, Uploader
 from testkit.pg import new_pg_database
+from testkit.proxy import rst_close
 
 WINDOW = Window(window_no="A01", section="综合服务区", staff_no="1001", staff_name="张三", channel=4)
 
@@ -47,17 +47,6 @@ def fill(buf: Buffer, n: int, start: int = 0) -> list[dict[str, Any]]:
         for ev in events:
             buf.append(ev)
     return events
-
-
-def rst_close(sock: socket.socket) -> None:
-    """Close with a TCP RST instead of a FIN. ``shutdown(SHUT_RD)`` first wakes
-    a thread blocked reading this socket, so the close really happens now."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RD)
-    except OSError:
-        pass
-    sock.close()
 
 
 class ScriptedServer:
