@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.clock import rfc3339
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The throwaway PostgreSQL cluster lives in testkit.pg; these names stay importable from here.
@@ -178,10 +180,7 @@ def revoke_device(db_url: str, device_id: str) -> None:
 
 def rfc3339_ms(t: datetime | None = None) -> str:
     """``2026-12-01T08:15:02.123Z`` for ``t`` (aware or naive UTC; default now)."""
-    t = t or datetime.now(UTC)
-    if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
-    return t.isoformat(timespec="milliseconds") + "Z"
+    return rfc3339(t or datetime.now(UTC))
 
 
 def rating_event(satisfaction: int = 5, **fields: Any) -> dict[str, Any]:
