@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from kiosk import status
 from kiosk.exceptions import ConfigError
 
 from . import SyncError
@@ -137,7 +138,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                                 f"events kept in the buffer")
             if left:
                 raise SyncError(f"{left} of {before} pending events got no verdict "
-                                f"(last error: {buf.get_meta('sync.last_error')})")
+                                f"(last error: {buf.get_meta(status.SYNC_LAST_ERROR)})")
             log.info("sync --once: %d events uploaded", before)
             return 0
 
@@ -206,7 +207,7 @@ def _status_line(uploader, beat) -> str:
         return f"STOPPED: {uploader.stopped}"
     v = uploader.verdicts
     text = (f"{v['accepted'] + v['duplicate']} uploaded, {v['rejected']} rejected since start; "
-            f"last ok {uploader.buffer.get_meta('sync.last_ok_at') or 'never'}")
+            f"last ok {uploader.buffer.get_meta(status.SYNC_LAST_OK_AT) or 'never'}")
     if uploader.backoff.failures:
         text += f"; failing ({uploader.backoff.failures} in a row)"
     if beat.last_error:
