@@ -1,6 +1,6 @@
 """The packages' layering, read from the source: the device package imports
-neither the uploader nor the server, and every error class derives from its
-package's root exception."""
+neither the uploader nor the server, the uploader does not import the server,
+and every error class derives from its package's root exception."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def test_the_device_package_imports_neither_sync_nor_the_server():
             if name.split(".")[0] in ("sync", "central", "testkit", "bench", "tests"):
                 bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert bad == []
+
+
+def test_the_uploader_uses_the_device_core_and_not_the_server():
+    imports = {name for path in (ROOT / "sync").rglob("*.py") for _, name in imported_modules(path)}
+    assert not [n for n in imports if n.split(".")[0] in ("central", "testkit", "bench", "tests")]
+    assert {"kiosk.buffer", "kiosk.status", "kiosk.backoff"} <= imports
 
 
 def test_the_cli_names_the_other_packages_only_as_strings():
