@@ -1,4 +1,4 @@
-"""Server test helpers: a throwaway PostgreSQL, a real server subprocess, devices and users.
+"""Server test helpers: a real server subprocess, devices, users and wire events.
 
 Used by tests/server/, the uploader's tests and bench/. Everything runs on
 loopback; nothing here is imported by the server itself.
