@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.buffer import Buffer
-from kiosk.clock import SystemClock
+from kiosk.clock import Clock, SystemClock
 from kiosk.status import heartbeat_state, system_uptime
 
 from . import TransportError
@@ -27,7 +27,7 @@ class Heartbeat:
     """Builds and sends the device state report."""
 
     def __init__(self, buffer: Buffer, client: Client, *, device_id: str, interval: float = 30.0,
-                 clock=None, data_dir: str | os.PathLike | None = None,
+                 clock: Clock | None = None, data_dir: str | os.PathLike | None = None,
                  uploader=None, token_source=None,
                  uptime: Callable[[], float | None] = system_uptime):
         self.buffer = buffer
