@@ -9,6 +9,6 @@ bench:
 bench-report:
 	$(PY) bench/run_all.py --report-only
 hall-day:
-	$(PY) bench/hall_day.py
+	$(PY) -m bench.hall_day
 demo:
 	./dev/demo.sh

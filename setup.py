@@ -3,7 +3,7 @@ from setuptools import find_namespace_packages, setup
 INSTALLED = ["kiosk", "kiosk.*", "sync", "sync.*", "central", "central.*"]
 #: Data shipped beside the code: alembic's ini and script template, web templates and
 #: static files (vendor scripts and their licences), the device's voice prompts.
-DATA_FILES = ["*.ini", "*.mako", "*.html", "*.css", "*.js", "*.map", "*.svg", "*.png", "*.ico", "*.woff2",
+DATA_FILES = ["py.typed", "*.ini", "*.mako", "*.html", "*.css", "*.js", "*.map", "*.svg", "*.png", "*.ico", "*.woff2",
               "*.json", "*.toml", "*.txt", "*.wav", "LICENSE", "README"]
 
 # Lower bounds are what the code needs; `./dev/test.sh --lowest-pins` (run by CI)
@@ -35,6 +35,7 @@ TEST = [
     "playwright>=1.40",
     "schemathesis>=3.25",
     "ruff>=0.4",
+    "mypy>=1.10", "types-requests>=2.31", "types-pyserial>=3.5",
 ]
 
 setup(

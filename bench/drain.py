@@ -46,13 +46,13 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from testkit import server as testing  # noqa: E402
 from kiosk.buffer import Buffer  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
 from kiosk.events import Window, rating, unrated  # noqa: E402
 from kiosk.levels import LEVELS  # noqa: E402
 from sync.client import Client  # noqa: E402
 from sync.uploader import Uploader  # noqa: E402
+from testkit import server as testing  # noqa: E402
 
 BATCH = 500
 DEVICE = "bench-dev"

@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import pty
 import random
-import select
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import tty
 import uuid
 from pathlib import Path
 
@@ -49,21 +45,21 @@ import serial  # noqa: E402
 from bench._common import pct, raw_conn  # noqa: E402
 from kiosk.config import DEVICE_SCHEMA, parse  # noqa: E402
 from kiosk.device import Device  # noqa: E402
+from kiosk.hardware.panel_sim import PtyLink  # noqa: E402
 from kiosk.hardware.serial import SerialSource  # noqa: E402
 
 
-class Master:
-    """The panel end of a pty: write a line, wait for a given line back."""
+class Master(PtyLink):
+    """The panel end of a pty, timed: write a line, wait for a given line back."""
 
     def __init__(self):
-        self.fd, self.slave = pty.openpty()
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
+        super().__init__()
         self.buf = b""
 
     def round_trip(self, frame: bytes, want: bytes, timeout: float = 5.0) -> float:
         t0 = time.perf_counter()
-        os.write(self.fd, frame)
+        if frame:
+            self.write(frame)
         deadline = t0 + timeout
         while True:
             nl = self.buf.find(b"\n")
@@ -75,16 +71,10 @@ class Master:
             left = deadline - time.perf_counter()
             if left <= 0:
                 raise TimeoutError(f"no {want!r} within {timeout} s")
-            ready, _, _ = select.select([self.fd], [], [], left)
-            if ready:
-                self.buf += os.read(self.fd, 4096)
+            self.buf += self.read(left)
 
     def wait_line(self, want: bytes, timeout: float = 10.0) -> None:
         self.round_trip(b"", want, timeout)
-
-    def close(self):
-        os.close(self.fd)
-        os.close(self.slave)
 
 
 def echo_server(path: str, stop: threading.Event) -> threading.Thread:

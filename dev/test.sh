@@ -85,6 +85,12 @@ if [ $LOWEST_PINS -eq 1 ]; then
   echo "== lowest pins: $([ $lowest_rc -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - started)) s"
 fi
 
+echo "== type checking kiosk/, sync/ and central/ (mypy; settings in mypy.ini)"
+if ! .venv/bin/python -m mypy; then
+  # The tests still run; the run as a whole fails.
+  echo "mypy found type errors (listed above)" >&2
+  trap 'exit 1' EXIT
+fi
 echo "== running the tests"
 set +e
 .venv/bin/python -m pytest "$@"

@@ -248,6 +248,8 @@ class Buffer:
                     (event["id"], event["type"], event["created_at"], payload,
                      event.get("satisfaction") if is_rating else None,
                      1 if is_rating and event.get("misuse") else 0))
+                if cur.lastrowid is None:  # sqlite3 sets it after every INSERT
+                    raise BufferWriteError(f"event {event['id']} was not given a sequence number")
                 return cur.lastrowid
         except sqlite3.IntegrityError as exc:
             raise BufferWriteError(f"event {event['id']} is already in the buffer") from exc

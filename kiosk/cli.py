@@ -31,7 +31,7 @@ COMMAND_MODULES = [
     "central.commands",        # server, admin
     "kiosk.hardware.commands", # panel-sim, hw-test
     "kiosk.doctor",            # doctor
-    "kiosk.demo",              # demo
+    "central.demo",            # demo (it starts a server: it lives beside the server commands)
 ]
 
 

@@ -9,18 +9,38 @@ and ``KIOSK_CLOCK_SYNCED`` (``0``/``1``).
 
 from __future__ import annotations
 
+import calendar
 import ctypes
 import ctypes.util
 import os
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Protocol
 
 
-def rfc3339(ts: float) -> str:
-    """UTC RFC 3339 with milliseconds and ``Z``: ``2026-12-01T08:15:02.123Z``."""
-    ms = int(ts * 1000)
-    sec, frac = divmod(ms, 1000)
+class Clock(Protocol):
+    """What the heart reads time from: :class:`SystemClock` on a device,
+    :class:`FakeClock` in tests."""
+
+    boot_id: str
+
+    def time(self) -> float: ...
+    def monotonic(self) -> float: ...
+    def mono_ms(self) -> int: ...
+    def synced(self) -> bool: ...
+
+
+def rfc3339(ts: float | datetime) -> str:
+    """UTC RFC 3339 with milliseconds and ``Z``: ``2026-12-01T08:15:02.123Z``.
+
+    ``ts`` is seconds since the epoch, or a datetime (aware, or naive in UTC),
+    whose milliseconds are taken exactly from its microseconds."""
+    if isinstance(ts, datetime):
+        t = ts.astimezone(UTC) if ts.tzinfo is not None else ts
+        sec, frac = calendar.timegm(t.timetuple()), t.microsecond // 1000
+    else:
+        sec, frac = divmod(int(ts * 1000), 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + ".%03dZ" % frac
 
 

@@ -7,12 +7,11 @@ import json
 import logging
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
-import time
 from typing import Any
+import time
 
 
 def register(sub) -> None:
@@ -198,53 +197,12 @@ def _run_headless(device, log) -> int:
     return 0
 
 
-def gather_status(cfg) -> dict[str, Any]:
-    """Everything ``kiosk status`` shows, as one dict."""
-    from .buffer import Buffer
-    from .clock import parse_rfc3339
-    from .device import buffer_path
-    from .local_api import describe
-
-    path = buffer_path(cfg)
-    out: dict[str, Any] = {"device_id": cfg.device.id, "window": cfg.device.window,
-                           "section": cfg.device.section, "mode": cfg.ui.mode,
-                           "server": cfg.sync.server or None, "buffer": str(path),
-                           "config": cfg.path, "local_api": describe(cfg)}
-    if not path.exists():
-        out.update({"events_total": 0, "pending": 0, "synced": 0, "rejected": 0,
-                    "ratings_by_level": {k: 0 for k in "54321"}, "last_sync_ok_at": None,
-                    "last_sync_error": None, "note": "no buffer yet: the device has not run"})
-        return out
-    buf = Buffer(path)
-    try:
-        out.update(buf.counts())
-        oldest = out.get("oldest_pending_created_at")
-        out["oldest_pending_age_seconds"] = round(time.time() - parse_rfc3339(oldest), 1) if oldest else None
-        out["last_sync_ok_at"] = buf.get_meta("sync.last_ok_at")
-        out["last_sync_error"] = buf.get_meta("sync.last_error")
-        out["last_sync_error_at"] = buf.get_meta("sync.last_error_at")
-        out["sync_stopped"] = buf.get_meta("sync.stopped")
-        out["device_started_at"] = buf.get_meta("device.started_at")
-        out["hardware"] = buf.get_meta("device.hardware")
-        out["settings"] = buf.get_meta("settings.applied")
-        out["rejected_events"] = [
-            {"id": r["event"]["id"], "type": r["event"]["type"], "error": r["error"]} for r in buf.rejected(10)]
-        out["incidents"] = buf.incidents()
-        out["schema_version"] = buf.version
-    finally:
-        buf.close()
-    try:
-        out["disk_free_bytes"] = shutil.disk_usage(path.parent).free
-    except OSError:
-        out["disk_free_bytes"] = None
-    return out
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     from .config import load_config
+    from .status import local_status
 
     cfg = load_config(args.config)
-    st = gather_status(cfg)
+    st = local_status(cfg)
     if args.json:
         print(json.dumps(st, ensure_ascii=False, indent=2))
         return 0
@@ -290,7 +248,7 @@ def _local_api_line(api: dict[str, Any]) -> str:
 
 
 def cmd_hash_pin(args: argparse.Namespace) -> int:
-    from .pin import hash_pin
+    from .passcode import hash_pin
 
     pin = sys.stdin.readline().strip()
     print(hash_pin(pin))

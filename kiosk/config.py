@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import ConfigError
 
@@ -86,6 +86,10 @@ class Namespace:
         for k, v in values.items():
             setattr(self, k, Namespace(v, f"{dotted}.{k}" if dotted else k) if isinstance(v, dict) else v)
 
+    if TYPE_CHECKING:
+        # The keys and sub-tables are set from the schema at run time.
+        def __getattr__(self, name: str) -> Any: ...
+
     def to_dict(self) -> dict[str, Any]:
         out = {}
         for k, v in vars(self).items():
@@ -140,7 +144,7 @@ def _merge(schema: Section, data: dict, *, path: str | None, prefix: str) -> dic
     return out
 
 
-def find_config_path(path: str | os.PathLike | None = None) -> tuple[str | None, bool]:
+def find_config_path(path: str | os.PathLike | None = None) -> tuple[str, bool]:
     """The config file to read: ``path``, else ``$KIOSK_CONFIG``, else the default.
 
     Returns ``(path, explicit)``; an explicit path that is missing is an error,

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from . import __version__
+from . import __version__, status
 from .buffer import Buffer
 from .clock import SystemClock, rfc3339
 from .config import Config, data_dir
@@ -101,7 +101,7 @@ class Device:
 
     # --- the session's thread -----------------------------------------------
 
-    def submit(self, fn: Callable[..., Any], *args, **kwargs) -> Future:
+    def submit(self, fn: Callable[..., Any], *args, **kwargs) -> Answer:
         """Run ``fn(*args, **kwargs)`` on the session's thread; returns a Future."""
         if self._owner == threading.get_ident():
             return _Done.of(fn, args, kwargs)  # on the session's thread: run now, no locks
@@ -183,7 +183,7 @@ class Device:
 
     # --- requests (any thread) ------------------------------------------------
 
-    def press(self, position: int, source: str) -> Future:
+    def press(self, position: int, source: str) -> Answer:
         """A button at ``position`` (0 = leftmost) was pressed; Future[Outcome]."""
         return self.submit(self._press, position, source)
 
@@ -193,20 +193,20 @@ class Device:
         return outcome
 
     def trigger(self, project_no: str | None = None, ticket_no: str | None = None,
-                staff_no: str | None = None) -> Future:
+                staff_no: str | None = None) -> Answer:
         """Open a prompt (一事一评); Future[Prompt]."""
         return self.submit(self.session.open_prompt, project_no, ticket_no, staff_no)
 
-    def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> Future:
+    def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> Answer:
         return self.submit(self.session.submit_reasons, codes, comment, phone)
 
-    def select_reasons(self, codes) -> Future:
+    def select_reasons(self, codes) -> Answer:
         return self.submit(self.session.select_reasons, codes)
 
-    def skip_reasons(self) -> Future:
+    def skip_reasons(self) -> Answer:
         return self.submit(self.session.skip_reasons)
 
-    def prompt_status(self, prompt_id: str) -> Future:
+    def prompt_status(self, prompt_id: str) -> Answer:
         return self.submit(self._prompt_status, prompt_id)
 
     def _prompt_status(self, prompt_id: str) -> dict | None:
@@ -220,7 +220,7 @@ class Device:
             return {"id": prompt_id, "status": "rated", "satisfaction": event["satisfaction"]}
         return {"id": prompt_id, "status": "unrated"}
 
-    def view(self) -> Future:
+    def view(self) -> Answer:
         return self.submit(self.session.view)
 
     def set_paused(self, paused: bool) -> Future:
@@ -245,7 +245,7 @@ class Device:
         from . import remote
 
         try:
-            stored = self.buffer.get_meta(remote.META_KEY)
+            stored = self.buffer.get_meta(status.SETTINGS_REMOTE)
         except Exception as exc:
             log.warning("cannot read remote settings: %s", exc)
             return None
@@ -269,7 +269,7 @@ class Device:
         if settings is None:
             return
         self.session.apply(settings)
-        self._safe_meta("settings.applied", {"version": self._remote_version, **self.effective()})
+        self._safe_meta(status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
         for target in self._targets():
             fn = getattr(target, "on_settings", None)
             if fn is not None:
@@ -291,17 +291,17 @@ class Device:
             self._next_settings = now + SETTINGS_INTERVAL
             self._apply_remote()
         if force:
-            self._safe_meta("device.started_at", rfc3339(self.started_at))
-            self._safe_meta("device.version", __version__)
-            self._safe_meta("device.id", self.cfg.device.id)
-            self._safe_meta("settings.applied", {"version": self._remote_version, **self.effective()})
+            self._safe_meta(status.DEVICE_STARTED_AT, rfc3339(self.started_at))
+            self._safe_meta(status.DEVICE_VERSION, __version__)
+            self._safe_meta(status.DEVICE_ID, self.cfg.device.id)
+            self._safe_meta(status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
         if force or now >= self._next_health:
             self._next_health = now + HEALTH_INTERVAL
             health = self.health()
             health["session"] = {"state": self.session.state.value, "error": self.session.view().error}
             if health != self._last_health:
                 self._last_health = health
-                self._safe_meta("device.hardware", health)
+                self._safe_meta(status.DEVICE_HARDWARE, health)
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_INTERVAL
             try:
@@ -316,6 +316,15 @@ class Device:
             self.buffer.set_meta(key, value)
         except Exception as exc:
             log.warning("cannot record %s in the buffer: %s", key, exc)
+
+
+class Answer(Protocol):
+    """What :meth:`Device.submit` returns: a :class:`Future`, or on the session's
+    own thread an already-finished :class:`_Done` with the same reading API."""
+
+    def result(self, timeout: float | None = None) -> Any: ...
+    def exception(self, timeout: float | None = None) -> BaseException | None: ...
+    def done(self) -> bool: ...
 
 
 class _Done:

@@ -20,7 +20,10 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -103,7 +106,7 @@ class Doctor:
         self.env = os.environ if environ is None else environ
         self.dev = dev_root
         self.checks: list[Check] = []
-        self.cfg = None
+        self.cfg: Config  # set by check_config, which every other check runs after
 
     def add(self, status: str, name: str, detail: str) -> None:
         self.checks.append(Check(status, name, detail))
@@ -425,13 +428,14 @@ class Doctor:
         if not buffer_path(self.cfg).exists():
             return {}
         try:
-            from sync.heartbeat import Heartbeat
-
             from .buffer import Buffer
+            from .clock import SystemClock
+            from .status import heartbeat_state, system_uptime
 
             buf = Buffer(buffer_path(self.cfg))
             try:
-                return Heartbeat(buf, None, device_id=self.cfg.device.id, data_dir=self._data_dir()).state()
+                return heartbeat_state(buf, SystemClock(), device_id=self.cfg.device.id, data_dir=self._data_dir(),
+                                       uptime=system_uptime())
             finally:
                 buf.close()
         except Exception:  # noqa: BLE001 - the buffer check below reports what is wrong
@@ -439,9 +443,9 @@ class Doctor:
 
     def check_buffer(self) -> None:
         from .buffer import Buffer
-        from .clock import parse_rfc3339
         from .device import buffer_path
         from .exceptions import BufferCorruptError
+        from .status import buffer_status
 
         path = buffer_path(self.cfg)
         if not path.exists():
@@ -458,21 +462,14 @@ class Doctor:
             self.add(FAIL, "buffer", f"cannot open {path}: {exc}")
             return
         try:
-            c = buf.counts()
-            stopped = buf.get_meta("sync.stopped")
-            last_ok = buf.get_meta("sync.last_ok_at")
-            last_error = buf.get_meta("sync.last_error")
-            hardware = buf.get_meta("device.hardware") or {}
+            c = buffer_status(buf, time.time())
             incidents = buf.incidents()
         finally:
             buf.close()
         self.add(OK, "buffer", f"{path} passed its integrity check ({c['events_total']} events)")
-        age = None
-        if c["oldest_pending_created_at"]:
-            try:
-                age = max(0.0, time.time() - parse_rfc3339(c["oldest_pending_created_at"]))
-            except ValueError:
-                age = None
+        age, stopped, last_ok, last_error = (c["oldest_pending_age_seconds"], c["sync_stopped"], c["last_sync_ok_at"],
+                                             c["last_sync_error"])
+        hardware = c["hardware"] or {}
         backlog = f"{c['pending']} pending" + (f", oldest {_age(age)} old" if age is not None else "") + \
             f"; last upload {last_ok or 'never'}"
         if stopped:

@@ -11,9 +11,9 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from .clock import rfc3339
+from .clock import Clock, rfc3339
 from .levels import Level, check_reasons
 
 RATING = "rating"
@@ -25,14 +25,6 @@ SOURCES = ("touch", "gpio", "serial", "keyboard", "api", "console", "simulated")
 
 MAX_COMMENT = 500
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
-
-
-class Clock(Protocol):
-    boot_id: str
-
-    def time(self) -> float: ...
-    def mono_ms(self) -> int: ...
-    def synced(self) -> bool: ...
 
 
 @dataclass(frozen=True)

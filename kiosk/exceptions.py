@@ -27,19 +27,19 @@ class ConfigError(KioskError, ValueError):
         super().__init__(": ".join(where + [message]) if where else message)
 
 
-class BufferError_(KioskError, OSError):
-    """Base class of buffer errors (named with a trailing underscore so it
-    does not shadow the builtin :class:`BufferError`)."""
+class BufferStorageError(KioskError, OSError):
+    """Base class of the durable buffer's errors (the builtin :class:`BufferError`
+    is about the buffer protocol, not storage)."""
 
 
-class BufferWriteError(BufferError_):
+class BufferWriteError(BufferStorageError):
     """An event could not be made durable (disk full, I/O error, locked too long).
 
     The rating it carried must NOT be acknowledged.
     """
 
 
-class BufferCorruptError(BufferError_):
+class BufferCorruptError(BufferStorageError):
     """The buffer file is not a readable SQLite database or fails its integrity check."""
 
 
@@ -48,7 +48,7 @@ class SessionError(KioskError, RuntimeError):
 
 
 class UnknownReasonError(KioskError, ValueError):
-    """A reason code that is not in the national dictionary for the rated level."""
+    """A reason code that is not in the national dictionary, or not one of the rated level's."""
 
 
 class HardwareError(KioskError, OSError):

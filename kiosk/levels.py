@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .exceptions import UnknownReasonError
+
 
 class Level(enum.Enum):
     VERY_SATISFIED = "very_satisfied"
@@ -58,7 +60,8 @@ class Level(enum.Enum):
     @classmethod
     def from_wire(cls, code: int) -> Level:
         """Level for a ``satisfaction`` code in national interface order (5 = 非常满意)."""
-        level = _FROM_WIRE.get(_as_code(code))
+        wire = _as_code(code)
+        level = _FROM_WIRE.get(wire) if wire is not None else None
         if level is None:
             raise ValueError(f"satisfaction (wire order) must be 1..5, got {code!r}")
         return level
@@ -245,17 +248,18 @@ REASON_BY_CODE: dict[str, Reason] = {r.code: r for rs in REASONS.values() for r 
 
 
 def check_reasons(wire: int, codes) -> list[str]:
-    """Return ``codes`` as a list of strings, or raise ValueError naming the first
-    code that is not in the dictionary for the level ``wire`` (wire order)."""
+    """Return ``codes`` as a list of strings, or raise :class:`UnknownReasonError`
+    (a ValueError) naming the first code that is not in the dictionary for the
+    level ``wire`` (wire order)."""
     level = Level.from_wire(wire)
     out = []
     for code in codes:
         code = str(code)
         reason = REASON_BY_CODE.get(code)
         if reason is None:
-            raise ValueError(f"reason {code!r} is not in the national dictionary")
+            raise UnknownReasonError(f"reason {code!r} is not in the national dictionary")
         if reason.wire != level.wire:
-            raise ValueError(
+            raise UnknownReasonError(
                 f"reason {code!r} belongs to level {reason.wire} ({reason.level.zh}), "
                 f"not to satisfaction {level.wire} ({level.zh})"
             )

@@ -212,7 +212,7 @@ class LocalApi:
     @property
     def address(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="local-api", daemon=True)

@@ -23,8 +23,10 @@ from typing import Any
 from .events import Window
 from .levels import REASON_BY_CODE
 from .session import Settings
+from .status import SETTINGS_REMOTE
 
-META_KEY = "settings.remote"
+#: The buffer meta key that holds the settings last received.
+META_KEY = SETTINGS_REMOTE
 
 _TEXT = {"window": 32, "section": 64, "staff_no": 32, "staff_name": 64, "staff_photo": 512,
          "supervision_phone": 32}

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from . import events
+from .clock import Clock
 from .exceptions import BufferWriteError, SessionError
 from .levels import Level
 
@@ -72,15 +73,6 @@ class State(enum.Enum):
 class Sink(Protocol):
     def append(self, event: dict[str, Any]) -> int: ...
     def probe(self) -> None: ...
-
-
-class Clock(Protocol):
-    boot_id: str
-
-    def time(self) -> float: ...
-    def monotonic(self) -> float: ...
-    def mono_ms(self) -> int: ...
-    def synced(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -214,17 +206,19 @@ class Session:
         deadline = self._deadline
         if self.state is State.RATING and self.prompt is not None:
             deadline = self.prompt.deadline
-        level = Level.from_wire(self._pending.event["satisfaction"]) if self._pending else self._thanks_level
+        pending = self._pending
+        rated = Level.from_wire(pending.event["satisfaction"]) if pending else None
+        level = rated if rated is not None else self._thanks_level
         return View(
             state=self.state,
             mode=self.settings.mode,
             window=self.window,
             prompt=self.prompt,
             level=level,
-            reasons_draft=tuple(self._pending.draft) if self._pending else (),
+            reasons_draft=tuple(pending.draft) if pending else (),
             seconds_left=None if deadline is None else max(0.0, deadline - now),
             error=self._error,
-            offered_reasons=self.offered_reasons(level) if self._pending else (),
+            offered_reasons=self.offered_reasons(rated) if rated is not None else (),
             cooldown_left=self.cooldown_left(),
             misuse_notice=self._misuse_notice,
             paused=self.paused,
@@ -467,7 +461,7 @@ class Session:
     def _finish_reasons(self) -> None:
         """Close the reasons step: keep what was selected, else store nothing."""
         pending = self._pending
-        if pending.draft:
+        if pending is not None and pending.draft:
             try:
                 self.submit_reasons(pending.draft)
             except BufferWriteError:

@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from kiosk import status
 from kiosk.exceptions import ConfigError
 
 from . import SyncError
@@ -27,7 +28,7 @@ class TokenSource:
 
     def __init__(self, token: str, token_file: str, base_dir: Path, config_path: str | None = None):
         self._config_path = config_path
-        self.path = None
+        self.path: Path | None = None
         if token:
             self.token = token.strip()
             return
@@ -37,24 +38,26 @@ class TokenSource:
         p = Path(token_file).expanduser()
         self.path = p if p.is_absolute() else base_dir / p
         self._stamp = self._stat()
-        self.token = self._read()
+        self.token = self._read(self.path)
 
-    def _stat(self):
+    def _stat(self) -> tuple[int, int, int] | None:
+        if self.path is None:
+            return None
         try:
             st = self.path.stat()
             return (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
             return None
 
-    def _read(self) -> str:
+    def _read(self, path: Path) -> str:
         try:
-            token = self.path.read_text(encoding="utf-8").strip()
+            token = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
-            raise ConfigError(f"cannot read the token file {self.path}: {why} (expected a file holding "
+            raise ConfigError(f"cannot read the token file {path}: {why} (expected a file holding "
                               "the device token)", path=self._config_path, key="sync.token_file") from exc
         if not token:
-            raise ConfigError(f"the token file {self.path} is empty", path=self._config_path,
+            raise ConfigError(f"the token file {path} is empty", path=self._config_path,
                               key="sync.token_file")
         return token
 
@@ -67,7 +70,7 @@ class TokenSource:
             return None
         self._stamp = stamp
         try:
-            token = self._read()
+            token = self._read(self.path)
         except ConfigError as exc:
             log.warning("%s", exc)
             return None
@@ -135,7 +138,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                                 f"events kept in the buffer")
             if left:
                 raise SyncError(f"{left} of {before} pending events got no verdict "
-                                f"(last error: {buf.get_meta('sync.last_error')})")
+                                f"(last error: {buf.get_meta(status.SYNC_LAST_ERROR)})")
             log.info("sync --once: %d events uploaded", before)
             return 0
 
@@ -204,7 +207,7 @@ def _status_line(uploader, beat) -> str:
         return f"STOPPED: {uploader.stopped}"
     v = uploader.verdicts
     text = (f"{v['accepted'] + v['duplicate']} uploaded, {v['rejected']} rejected since start; "
-            f"last ok {uploader.buffer.get_meta('sync.last_ok_at') or 'never'}")
+            f"last ok {uploader.buffer.get_meta(status.SYNC_LAST_OK_AT) or 'never'}")
     if uploader.backoff.failures:
         text += f"; failing ({uploader.backoff.failures} in a row)"
     if beat.last_error:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiosk import __version__
 from kiosk.buffer import Buffer
-from kiosk.clock import SystemClock, parse_rfc3339, rfc3339
+from kiosk.clock import Clock, SystemClock
+from kiosk.status import heartbeat_state, system_uptime
 
 from . import TransportError
 from .client import HEARTBEAT, Client
@@ -24,26 +23,11 @@ from .client import HEARTBEAT, Client
 log = logging.getLogger(__name__)
 
 
-def system_uptime() -> float | None:
-    try:
-        with open("/proc/uptime", encoding="ascii") as f:
-            return float(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def disk_free(path: Path) -> int | None:
-    try:
-        return shutil.disk_usage(path).free
-    except OSError:
-        return None
-
-
 class Heartbeat:
     """Builds and sends the device state report."""
 
     def __init__(self, buffer: Buffer, client: Client, *, device_id: str, interval: float = 30.0,
-                 clock=None, data_dir: str | os.PathLike | None = None,
+                 clock: Clock | None = None, data_dir: str | os.PathLike | None = None,
                  uploader=None, token_source=None,
                  uptime: Callable[[], float | None] = system_uptime):
         self.buffer = buffer
@@ -60,40 +44,9 @@ class Heartbeat:
 
     def state(self) -> dict[str, Any]:
         """The report: what a supervisor needs to see that a device is healthy."""
-        now = self.clock.time()
-        counts = self.buffer.counts()
-        oldest = counts["oldest_pending_created_at"]
-        age = None
-        if oldest:
-            try:
-                age = max(0.0, round(now - parse_rfc3339(oldest), 3))
-            except ValueError:
-                age = None
-        stopped = self.buffer.get_meta("sync.stopped")
-        if self.uploader is not None and self.uploader.stopped:
-            stopped = self.uploader.stopped
-        return {
-            "schema": 1,
-            "device_id": self.device_id,
-            "sent_at": rfc3339(now),
-            "boot_id": self.clock.boot_id,
-            "sent_mono_ms": int(self.clock.mono_ms()),
-            "app_version": __version__,
-            "events_total": counts["events_total"],
-            "pending": counts["pending"],
-            "rejected": counts["rejected"],
-            "oldest_pending_created_at": oldest,
-            "oldest_pending_age_seconds": age,
-            "last_sync_ok_at": self.buffer.get_meta("sync.last_ok_at"),
-            "last_sync_error": self.buffer.get_meta("sync.last_error"),
-            "last_sync_error_at": self.buffer.get_meta("sync.last_error_at"),
-            "sync_stopped": stopped,
-            "clock_synced": bool(self.clock.synced()),
-            "disk_free_bytes": disk_free(self.data_dir),
-            "hardware": self.buffer.get_meta("device.hardware"),
-            "app_started_at": self.buffer.get_meta("device.started_at"),
-            "uptime_seconds": self.uptime(),
-        }
+        stopped = self.uploader.stopped if self.uploader is not None else None
+        return heartbeat_state(self.buffer, self.clock, device_id=self.device_id, data_dir=self.data_dir,
+                               sync_stopped=stopped, uptime=self.uptime())
 
     def send(self) -> bool:
         """One heartbeat; True when the server took it. Never raises for network faults."""
@@ -119,12 +72,12 @@ class Heartbeat:
 
     def _settings(self, reply) -> None:
         """Keep the remote settings the answer carries (never fails the heartbeat)."""
-        from . import settings
+        from . import remote
 
         try:
             body = reply.json()
-            settings.store(self.buffer, self.client, self.data_dir,
-                           body.get("settings") if isinstance(body, dict) else None, self.clock.time())
+            remote.store(self.buffer, self.client, self.data_dir,
+                         body.get("settings") if isinstance(body, dict) else None, self.clock.time())
         except Exception as exc:
             log.warning("cannot apply the settings in the heartbeat answer: %s", exc)
 

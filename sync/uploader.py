@@ -31,7 +31,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import random
 import sqlite3
 import threading
 from collections import Counter
@@ -39,58 +38,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk import status
+from kiosk.backoff import Backoff
 from kiosk.buffer import Buffer, Pending
 from kiosk.clock import SystemClock, rfc3339
 
-from . import TransportError
+from . import SyncError, TransportError
 from .client import BATCHES, Client, Reply
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("accepted", "duplicate", "rejected")
-#: Longest Retry-After honoured as given; longer ones are cut to this.
-MAX_RETRY_AFTER = 3600.0
 #: How often a draining backlog rewrites ``sync.last_ok_at`` (seconds).
 OK_META_EVERY = 1.0
 #: While stopped by 401/403, try again this often in case the token was restored.
 STOPPED_RETRY = 3600.0
-SYNC_REQUESTED = "sync.requested"
 _ENVELOPE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: A backoff longer than this is cut short by a "sync now" within this many seconds.
 REQUEST_CHECK = 5.0
 
 
-class Backoff:
-    """Exponential backoff with full jitter (delay = U(0, min(cap, base·2^n)))."""
-
-    def __init__(self, base: float = 1.0, cap: float = 180.0, rng: Callable[[], float] = random.random):
-        self.base = base
-        self.cap = cap
-        self.rng = rng
-        self.failures = 0
-        self.server_asked = False  # the last failure came with a Retry-After
-
-    def ceiling(self) -> float:
-        """The largest delay the next failure can draw."""
-        return min(self.cap, self.base * 2 ** min(self.failures, 40))
-
-    def failure(self, retry_after: float | None = None) -> float:
-        """Record a failure and return how long to wait before the next try."""
-        ceiling = self.ceiling()
-        self.failures += 1
-        self.server_asked = retry_after is not None
-        if retry_after is not None:
-            # The server said when; a little jitter keeps a hall of devices apart.
-            wait = min(max(retry_after, 0.0), MAX_RETRY_AFTER)
-            return wait + self.rng() * min(1.0, 0.1 * wait)
-        return self.rng() * ceiling
-
-    def success(self) -> None:
-        self.failures = 0
-        self.server_asked = False
-
-
-class BadResponse(ValueError):
+class BadResponse(SyncError, ValueError):
     """A 200 whose body is not the promised results."""
 
 
@@ -170,6 +138,8 @@ class _Request(threading.Thread):
         self.join()
         if self._error is not None:
             raise self._error
+        if self._result is None:
+            raise RuntimeError("the upload request ended without a verdict")
         return self._result
 
 
@@ -281,8 +251,9 @@ class Uploader:
         return Step("failed", sent=sent, delay=delay, error=verdict.error)
 
     def _record(self, verdict: Verdict) -> None:
-        self.buffer.mark_results(verdict.results)
-        self.verdicts.update(status for _, status, _ in verdict.results)
+        results = verdict.results or []
+        self.buffer.mark_results(results)
+        self.verdicts.update(status for _, status, _ in results)
 
     def _upload(self, events: list[Pending], verdict: Verdict | None = None) -> tuple[int, Verdict | None]:
         """Send ``events`` (unless ``verdict`` is already their answer); returns
@@ -416,13 +387,13 @@ class Uploader:
         now = self.monotonic()
         if now - self._ok_written >= OK_META_EVERY or self._ok_written < 0:
             # A draining backlog records its progress about once a second, not per batch.
-            self.buffer.set_meta("sync.last_ok_at", rfc3339(self.clock.time()))
+            self.buffer.set_meta(status.SYNC_LAST_OK_AT, rfc3339(self.clock.time()))
             self._ok_written = now
         if self._error_recorded or self.stopped:
-            self.buffer.set_meta("sync.last_error", None)
+            self.buffer.set_meta(status.SYNC_LAST_ERROR, None)
             if self.stopped:
                 log.warning("uploading again: the server accepted the token")
-                self.buffer.set_meta("sync.stopped", None)
+                self.buffer.set_meta(status.SYNC_STOPPED, None)
             self._error_recorded = False
             self.stopped = None
 
@@ -434,8 +405,8 @@ class Uploader:
 
     def _record_error(self, error: str) -> None:
         try:
-            self.buffer.set_meta("sync.last_error", error)
-            self.buffer.set_meta("sync.last_error_at", rfc3339(self.clock.time()))
+            self.buffer.set_meta(status.SYNC_LAST_ERROR, error)
+            self.buffer.set_meta(status.SYNC_LAST_ERROR_AT, rfc3339(self.clock.time()))
             self._error_recorded = True
         except OSError as exc:
             log.warning("cannot record the sync error in the buffer: %s", exc)
@@ -447,7 +418,7 @@ class Uploader:
                      "changes (or tries again in %d minutes).", error, STOPPED_RETRY // 60)
         self._record_error(error)
         try:
-            self.buffer.set_meta("sync.stopped", error)
+            self.buffer.set_meta(status.SYNC_STOPPED, error)
         finally:
             self.stopped = error
 
@@ -467,7 +438,7 @@ class Uploader:
 
     def _read_request(self) -> Any:
         try:
-            return self.buffer.get_meta(SYNC_REQUESTED)
+            return self.buffer.get_meta(status.SYNC_REQUESTED)
         except (OSError, sqlite3.Error):
             return None
 
@@ -517,7 +488,7 @@ class Uploader:
         raw_wait = wait or stop.wait
         self._stop_event = stop
 
-        def wait(seconds: float) -> bool:
+        def pause(seconds: float) -> bool:
             self._expect(seconds)
             return raw_wait(seconds)
 
@@ -526,7 +497,7 @@ class Uploader:
         seen = -1
         while not stop.is_set():
             if self.stopped is not None and not (self.may_resume() or self.requested()):
-                if wait(self.poll_interval * 4):
+                if pause(self.poll_interval * 4):
                     break
                 continue
             try:
@@ -537,16 +508,16 @@ class Uploader:
                 # The buffer itself failed (locked too long, disk trouble): wait and retry.
                 delay = self.backoff.failure()
                 log.error("buffer error while uploading: %s; retrying in %.1f s", exc, delay)
-                if self._pause(delay, wait):
+                if self._pause(delay, pause):
                     break
                 continue
             if result.kind == "ok":
                 continue
             if result.kind == "failed":
-                if self._pause(result.delay, wait):
+                if self._pause(result.delay, pause):
                     break
                 continue
-            if result.kind == "idle" and self._idle(seen, wait):
+            if result.kind == "idle" and self._idle(seen, pause):
                 break
 
     def _idle(self, seen: int, wait: Callable[[float], bool]) -> bool:

@@ -16,6 +16,9 @@ from kiosk.config import DEVICE_SCHEMA, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Fixtures every directory shares (the PostgreSQL cluster), from the test-support package.
+pytest_plugins = ["testkit.pytest_plugin"]
+
 
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")

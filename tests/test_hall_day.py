@@ -1,4 +1,4 @@
-"""The CI version of the hall day: a few windows, about a minute, every fault, zero differences."""
+"""The CI version of the hall day (bench/hall_day/): a few windows, about a minute, every fault, zero differences."""
 
 import json
 import subprocess
@@ -21,3 +21,19 @@ def test_short_hall_day_has_no_differences():
     faults = result["faults"]
     assert faults >= 8, proc.stdout
     assert result["clock_repair_max_error_s"] is not None and result["clock_repair_max_error_s"] < 5
+
+
+def test_the_package_and_the_script_are_the_same_bench():
+    """``python -m bench.hall_day`` and ``python bench/hall_day.py`` run the one package."""
+    via_module = subprocess.run([sys.executable, "-m", "bench.hall_day", "--help"], capture_output=True, text=True,
+                                timeout=60, cwd=ROOT)
+    via_script = subprocess.run([sys.executable, str(ROOT / "bench" / "hall_day.py"), "--help"], capture_output=True,
+                                text=True, timeout=60, cwd=ROOT)
+    assert via_module.returncode == 0 and via_script.returncode == 0, via_module.stderr + via_script.stderr
+    assert "--self-check" in via_module.stdout
+    def after_usage(text: str) -> str:
+        return text[text.index("\n\n"):]  # the usage line names the program differently
+
+    assert after_usage(via_module.stdout) == after_usage(via_script.stdout)
+    modules = {p.stem for p in (ROOT / "bench" / "hall_day").glob("*.py")}
+    assert {"faults", "panel", "window", "citizens", "oracle", "report"} <= modules

@@ -38,7 +38,7 @@ def shoot(size: str, out: Path) -> list[str]:
     from kiosk.config import DEVICE_SCHEMA, parse
     from kiosk.device import Device
     from kiosk.exceptions import BufferWriteError
-    from kiosk.pin import hash_pin
+    from kiosk.passcode import hash_pin
     from kiosk.screens.app import KioskApp
     from kiosk.screens.harness import settle, window
 

@@ -10,7 +10,11 @@ config = context.config
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("no database: run the migrations through central.db.upgrade "
+                               "or set sqlalchemy.url in alembic.ini")
+        engine = make_engine(url)
         with engine.connect() as conn:
             _run(conn)
             conn.commit()

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from kiosk.backoff import exponential
 from kiosk.levels import REASON_BY_CODE, Level
 
 from .. import cases as cases_mod
@@ -161,7 +162,7 @@ def http_post(url: str, body: dict[str, Any], timeout: float) -> None:
 
 def backoff(cfg: AlertSettings, attempts: int) -> float:
     """Seconds to wait after the ``attempts``-th failure."""
-    return min(cfg.retry_seconds * (2 ** max(attempts - 1, 0)), cfg.retry_max_seconds)
+    return exponential(cfg.retry_seconds, cfg.retry_max_seconds, attempts - 1)
 
 
 def deliver_due(engine: Engine, cfg: AlertSettings, tz: ZoneInfo, *, post: Poster = http_post,

@@ -123,8 +123,7 @@ def parse(line: bytes, *, require_checksum: bool = False) -> Frame | BadFrame:
     if cmd == "TRIG":
         if len(args) > 2:
             return BadFrame(line, "TRIG takes at most project_no and ticket_no")
-        args += [None] * (2 - len(args))
-        return Trig(args[0], args[1], checksum=has_sum)
+        return Trig(args[0] if args else None, args[1] if len(args) > 1 else None, checksum=has_sum)
     if cmd == "HB":
         if args:
             return BadFrame(line, "HB takes no arguments")

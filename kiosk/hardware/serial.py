@@ -74,7 +74,7 @@ class SerialSource(Source):
         self.last_hb: float | None = None
         self.last_error: str | None = None
         self.device = None
-        self._ser = None
+        self._ser: serial.Serial | None = None
         self._panel_checksum = self.require_checksum
         self._state_text: str | None = None
         self._announced: str | None = None
@@ -164,7 +164,7 @@ class SerialSource(Source):
                     idle = self._queued == 0
                 ser = self._ser
                 fd = getattr(ser, "fd", None)
-                if idle and fd is not None and ser.is_open:
+                if idle and ser is not None and fd is not None and ser.is_open:
                     data = data[os.write(fd, data):]  # the port's fd is non-blocking
                     if not data:
                         return
@@ -279,11 +279,11 @@ class SerialSource(Source):
         ser = self._ser
         if item is _CONNECTED or isinstance(item, tuple):
             # The state: once per change, and once per (re)connect.
-            if item is _CONNECTED:
+            if isinstance(item, tuple):
+                _, key, text = item
+            else:
                 with self._lock:
                     key, text = self._announced, self._state_text
-            else:
-                _, key, text = item
             if text is None or ser is None or (key == state["sent"] and state["on"] is ser):
                 return
             state["sent"], state["on"] = key, ser

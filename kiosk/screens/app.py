@@ -27,12 +27,12 @@ from kivy.clock import Clock
 from kivy.config import Config
 from kivy.uix.floatlayout import FloatLayout
 
-from .. import __version__
+from .. import __version__, status
 from ..clock import rfc3339
 from ..config import data_dir
 from ..exceptions import KioskError
 from ..levels import LEVELS
-from ..pin import check_pin
+from ..passcode import check_pin
 from ..session import State
 from .audio import Voice
 from .base import KioskScreen
@@ -286,7 +286,7 @@ class KioskApp(App):
     # --- following the session -----------------------------------------------
 
     @property
-    def current(self) -> str:
+    def current(self) -> str | None:
         return self.root.current
 
     def tr(self, key: str, **values) -> str:
@@ -469,9 +469,8 @@ class KioskApp(App):
         cfg, device = self.cfg, self.device
         view = self.device.session.view()
         try:
-            counts = device.buffer.counts()
-            last_ok = device.buffer.get_meta("sync.last_ok_at")
-            last_error = device.buffer.get_meta("sync.last_error")
+            counts = status.buffer_status(device.buffer, self.clock.time())
+            last_ok, last_error = counts["last_sync_ok_at"], counts["last_sync_error"]
         except (OSError, sqlite3.Error) as exc:
             counts, last_ok, last_error = None, None, str(exc)
         health = device.health()
@@ -577,7 +576,7 @@ class KioskApp(App):
     def request_sync(self) -> str:
         """Ask the uploader (a separate process) to sync now, through buffer meta ``sync.requested``."""
         try:
-            self.device.buffer.set_meta("sync.requested", rfc3339(time.time()))
+            self.device.buffer.set_meta(status.SYNC_REQUESTED, rfc3339(time.time()))
         except (OSError, sqlite3.Error) as exc:
             return self.tr("failed", error=str(exc))
         return self.tr("sync_requested")

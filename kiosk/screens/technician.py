@@ -155,7 +155,7 @@ class TechnicianScreen(KioskScreen):
         self.message = Text(rel_size=0.032, color=HEADER, bold=True, size_hint=(0.96, 0.09),
                             pos_hint={"center_x": 0.5, "y": 0.01})
         self.layout.add_widget(self.message)
-        self.staff_form = None
+        self.staff_form: StaffForm | None = None
         self.touch_test: TouchTest | None = None
 
     def relabel(self) -> None:

@@ -8,7 +8,7 @@ title then says the press was not counted, and the face stops smiling.
 
 from __future__ import annotations
 
-from ..levels import LEVELS
+from ..levels import LEVELS, Level
 from .base import KioskScreen, park, unpark
 from .i18n import level_label
 from .widgets import HEADER, INK, LEVEL_COLOURS, LEVEL_MOODS, MUTED, RED, WHITE, FaceIcon, Text
@@ -35,13 +35,13 @@ class ThanksScreen(KioskScreen):
         for text in (*self.details.values(), self.misuse, self.followup):
             self.layout.add_widget(text)
             park(text)
-        self.level = None
+        self.level: Level | None = None
         self.notice = False
 
     @property
     def detail(self) -> Text | None:
         """The line shown under the title (the misuse notice after a press within the cooldown)."""
-        return self.misuse if self.notice else self.details.get(self.level)
+        return self.misuse if self.notice else (self.details.get(self.level) if self.level is not None else None)
 
     def relabel(self) -> None:
         self.title.text = self.tr("thanks")

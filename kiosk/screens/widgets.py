@@ -130,7 +130,7 @@ class Text(Label):
             size = max(self.MIN_SIZE, min(size, int(self.max_size)))
         self.wanted_size = size
         if self.text and w > 1 and h > 1:
-            for _ in range(12):
+            for _attempt in range(12):
                 fits, scale = self._measure(size, w, h)
                 if fits or size <= self.MIN_SIZE:
                     break

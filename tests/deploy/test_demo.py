@@ -103,7 +103,7 @@ def test_demo_takes_console_ratings_to_the_board(tmp_path):
 
 
 def test_display_detection(tmp_path):
-    from kiosk.demo import display_available
+    from central.demo import display_available
 
     assert display_available({}, dev_root=str(tmp_path)) is False
     assert display_available({"DISPLAY": ":0"}, dev_root=str(tmp_path)) is True
@@ -111,3 +111,51 @@ def test_display_detection(tmp_path):
     (tmp_path / "dri").mkdir()
     (tmp_path / "dri" / "card1").write_text("")
     assert display_available({}, dev_root=str(tmp_path)) is True
+
+
+@pytest.fixture
+def other_server():
+    """Another HTTP server listening on 127.0.0.1 (it answers 200 to everything)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "OtherApp/1.0"
+
+        def do_GET(self):  # noqa: N802 - the http.server spelling
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv.server_address[1]
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_demo_refuses_a_port_another_server_answers_on(tmp_path, other_server):
+    port = other_server
+    proc = subprocess.run(kiosk_cmd("demo", "--no-ui", "--dir", str(tmp_path / "demo"), "--port", str(port)),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=kiosk_env(), cwd=ROOT,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kiosk: error: --port"), proc.stderr
+    assert f"127.0.0.1:{port} is already in use by another server (HTTP 200, OtherApp/1.0" in lines[0]
+    assert "choose another --port" in lines[0]
+    assert not (tmp_path / "demo").exists(), "nothing is prepared for a demo that cannot start"
+    # The other server is untouched.
+    assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
+
+
+def test_demo_refuses_a_port_out_of_range(tmp_path):
+    proc = subprocess.run(kiosk_cmd("demo", "--no-ui", "--dir", str(tmp_path / "demo"), "--port", "70000"),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=kiosk_env(), cwd=ROOT,
+                          timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "kiosk: error: --port 70000 is out of range: give 1..65535, or 0 for a free port"

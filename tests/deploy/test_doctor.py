@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 
-from testkit.server import add_device, free_port, revoke_device, running_server
 from kiosk.buffer import Buffer
 from kiosk.clock import rfc3339
 from kiosk.doctor import FAIL, OK, WARN, Doctor
+from testkit.server import add_device, free_port, revoke_device, running_server
 
 from .conftest import ROOT, device_toml, kiosk_env
 

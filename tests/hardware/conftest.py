@@ -4,12 +4,8 @@ for a serial panel, and a real Device with a real Buffer in tmp_path."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import sqlite3
 import time
-import tty
 
 import pytest
 from gpiozero import Device as GpioDevice
@@ -17,6 +13,7 @@ from gpiozero.pins.mock import MockFactory
 
 from kiosk.buffer import Buffer
 from kiosk.device import Device, buffer_path
+from kiosk.hardware.panel_sim import PtyLink
 from kiosk.hardware.serial import SerialSource
 
 
@@ -40,29 +37,21 @@ def mock_factory():
         GpioDevice.pin_factory = saved
 
 
-class PtyPanel:
+class PtyPanel(PtyLink):
     """The panel end of a pseudo-terminal pair; the kiosk opens :attr:`path`."""
 
     def __init__(self):
-        self.master, self.slave = pty.openpty()
-        tty.setraw(self.slave)
-        self.path = os.ttyname(self.slave)
+        super().__init__()
         self._buf = b""
         self.closed = False
 
     def send(self, data: bytes | str) -> None:
         if isinstance(data, str):
             data = data.encode("ascii")
-        os.write(self.master, data)
+        self.write(data)
 
     def _fill(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.master], [], [], max(0.0, timeout))
-        if not ready:
-            return False
-        try:
-            chunk = os.read(self.master, 4096)
-        except OSError:
-            return False
+        chunk = self.read(max(0.0, timeout))
         self._buf += chunk
         return bool(chunk)
 
@@ -99,11 +88,7 @@ class PtyPanel:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            for fd in (self.master, self.slave):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            super().close()
 
 
 @pytest.fixture

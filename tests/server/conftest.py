@@ -12,29 +12,11 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from testkit.server import add_device, add_user, make_batch, pg_available, postgres_cluster, running_server
+from testkit.pg import new_pg_database
+from testkit.server import add_device, add_user, make_batch, running_server
 
 BACKENDS = ["sqlite", pytest.param("pg", marks=pytest.mark.pg)]
 PASSWORD = "correct horse 1"
-
-
-@pytest.fixture(scope="session")
-def pg_base_url():
-    """One PostgreSQL cluster for the whole session; tests get their own databases."""
-    ok, reason = pg_available()
-    if not ok:
-        pytest.skip(reason)
-    with postgres_cluster() as url:
-        yield url
-
-
-def new_pg_database(base_url: str) -> str:
-    import psycopg
-
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base_url.replace("postgresql://", "postgresql://", 1), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

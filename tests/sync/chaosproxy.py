@@ -12,47 +12,33 @@ import threading
 import time
 from collections import Counter
 
-from .conftest import rst_close
+from testkit.proxy import LoopbackProxy, rst_close
 
 
-class ChaosProxy:
+class ChaosProxy(LoopbackProxy):
     def __init__(self, upstream_port: int, *, seed: int = 1, p_drop: float = 0.05,
                  p_reset_up: float = 0.1, p_reset_down: float = 0.15, p_delay: float = 0.3,
                  max_delay: float = 0.05):
-        self.upstream_port = upstream_port
         self.rng = random.Random(seed)
         self.p_drop, self.p_reset_up, self.p_reset_down = p_drop, p_reset_up, p_reset_down
         self.p_delay, self.max_delay = p_delay, max_delay
         self.faults: Counter = Counter()
         self.lock = threading.Lock()
         self.enabled = True
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._closing = False
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__(upstream_port)
 
     def _draw(self) -> tuple[bool, int]:
         """(refuse this connection?, a seed for its own faults)."""
         with self.lock:
             return self.enabled and self.rng.random() < self.p_drop, self.rng.getrandbits(32)
 
-    def _accept(self) -> None:
-        while not self._closing:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            drop, seed = self._draw()
-            if drop:
-                self.faults["drop"] += 1
-                rst_close(client)
-                continue
-            threading.Thread(target=self._serve, args=(client, seed), daemon=True).start()
+    def handle(self, client: socket.socket) -> None:
+        drop, seed = self._draw()
+        if drop:
+            self.faults["drop"] += 1
+            rst_close(client)
+            return
+        threading.Thread(target=self._serve, args=(client, seed), daemon=True).start()
 
     def _serve(self, client: socket.socket, seed: int) -> None:
         try:
@@ -103,7 +89,3 @@ class ChaosProxy:
                 s.close()
             except OSError:
                 pass
-
-    def close(self) -> None:
-        self._closing = True
-        self.listener.close()

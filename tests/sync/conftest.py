@@ -8,7 +8,6 @@ import collections
 import gzip
 import json
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from kiosk.events import Window, rating, unrated
 from kiosk.levels import LEVELS
 from sync.client import Client
 from sync.uploader import Backoff, Uploader
+from testkit.pg import new_pg_database
+from testkit.proxy import rst_close
 
 WINDOW = Window(window_no="A01", section="综合服务区", staff_no="1001", staff_name="张三", channel=4)
 
@@ -46,17 +47,6 @@ def fill(buf: Buffer, n: int, start: int = 0) -> list[dict[str, Any]]:
         for ev in events:
             buf.append(ev)
     return events
-
-
-def rst_close(sock: socket.socket) -> None:
-    """Close with a TCP RST instead of a FIN. ``shutdown(SHUT_RD)`` first wakes
-    a thread blocked reading this socket, so the close really happens now."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RD)
-    except OSError:
-        pass
-    sock.close()
 
 
 class ScriptedServer:
@@ -293,29 +283,6 @@ def make_uploader(buf):
 
 BACKENDS = ["sqlite", pytest.param("pg", marks=pytest.mark.pg)]
 STATS_RANGE = {"from": "2026-11-01", "to": "2027-01-31", "include_misuse": "true"}
-
-
-@pytest.fixture(scope="session")
-def pg_base_url():
-    """One throwaway PostgreSQL cluster for the uploader tests; each test gets a database."""
-    from testkit.server import pg_available, postgres_cluster
-
-    ok, reason = pg_available()
-    if not ok:
-        pytest.skip(reason)
-    with postgres_cluster() as url:
-        yield url
-
-
-def new_pg_database(base_url: str) -> str:
-    import uuid
-
-    import psycopg
-
-    name = "s_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base_url.rsplit("/", 1)[0] + "/" + name
 
 
 @pytest.fixture(params=BACKENDS)

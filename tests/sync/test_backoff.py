@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
+from kiosk.backoff import MAX_RETRY_AFTER, Backoff
 from sync.client import parse_retry_after
-from sync.uploader import MAX_RETRY_AFTER, Backoff
 
 
 def test_ceiling_doubles_up_to_the_cap():

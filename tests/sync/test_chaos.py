@@ -15,10 +15,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from testkit.server import add_device, running_server
 from kiosk.buffer import Buffer
 from sync.client import Client
 from sync.uploader import Backoff, Uploader
+from testkit.server import add_device, running_server
 
 from .chaosproxy import ChaosProxy
 from .conftest import assert_stats_match, make_events, new_pg_database

@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from testkit.server import add_device, running_server
 from kiosk.buffer import Buffer, Pending
+from testkit.server import add_device, running_server
 
 from .conftest import assert_stats_match, fill
 

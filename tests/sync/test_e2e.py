@@ -10,13 +10,13 @@ import time
 
 import requests
 
-from testkit.server import add_device, add_user, revoke_device, running_server
 from kiosk.buffer import Buffer
 from kiosk.clock import FakeClock
 from sync.client import Client
 from sync.commands import TokenSource
 from sync.heartbeat import Heartbeat
 from sync.uploader import Backoff, Uploader
+from testkit.server import add_device, add_user, revoke_device, running_server
 
 from ..conftest import run_kiosk
 from .conftest import assert_stats_match, fill, make_events

@@ -63,7 +63,7 @@ def test_switching_language_relabels_every_screen(make_kiosk):
 
 
 def test_language_from_config_and_technician_toggle(make_kiosk):
-    from kiosk.pin import hash_pin
+    from kiosk.passcode import hash_pin
 
     k = make_kiosk(mode="transaction", ui={"language": "en", "technician_pin": hash_pin("1357")})
     idle = k.app.screens["idle"]

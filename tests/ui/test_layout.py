@@ -4,7 +4,7 @@ at 800x480 and 1024x600, in Chinese and in English."""
 import pytest
 
 from kiosk.levels import LEVELS
-from kiosk.pin import hash_pin
+from kiosk.passcode import hash_pin
 from kiosk.screens.harness import settle
 from kiosk.screens.widgets import Text
 

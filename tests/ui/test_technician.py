@@ -3,7 +3,7 @@
 import pytest
 
 from kiosk.hardware.base import Source
-from kiosk.pin import hash_pin
+from kiosk.passcode import hash_pin
 
 PIN = "2468"
 

@@ -15,18 +15,15 @@ import sqlalchemy as sa
 from central import db
 from central.web import alerts
 from central.web.tables import alert_outbox
-from testkit.server import add_device, add_user, pg_available, postgres_cluster
+from testkit.pg import new_pg_database
+from testkit.server import add_device, add_user
 
 from .conftest import PASSWORD, known_dataset, upload, web_server
 
 
 @pytest.fixture(scope="module")
-def pg_url():
-    ok, reason = pg_available()
-    if not ok:
-        pytest.skip(reason)
-    with postgres_cluster() as url:
-        yield url
+def pg_url(pg_base_url):
+    return new_pg_database(pg_base_url)
 
 
 @pytest.mark.pg

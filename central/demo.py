@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .exceptions import KioskError
+from . import CentralError
 
 DEMO_DEVICE = "demo-a01"
 DEMO_WINDOW = "A01"
@@ -40,7 +40,8 @@ def register(sub) -> None:
     p.add_argument("--dir", metavar="D", help="where the demo keeps its files (default: a new temporary "
                                               "directory); reusing one keeps its ratings")
     p.add_argument("--port", metavar="N", type=int, default=None,
-                   help=f"server port on 127.0.0.1 (default {DEMO_PORT}, or a free one when it is taken)")
+                   help=f"server port on 127.0.0.1 (default {DEMO_PORT}, or a free one when it is taken; 0: a free "
+                        "one); a port another program already uses is refused")
     p.add_argument("--no-ui", action="store_true", help="the console device even when a display is available")
     p.set_defaults(func=cmd_demo)
 
@@ -59,6 +60,29 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _answers_as(port: int) -> str:
+    """What already answers on ``port``, for the error message: its HTTP status
+    and ``Server`` header when it speaks HTTP."""
+    import requests
+
+    try:
+        r = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2, allow_redirects=False)
+    except requests.RequestException:
+        return "a program that does not answer HTTP"
+    server = r.headers.get("Server")
+    return f"another server (HTTP {r.status_code}{', ' + server if server else ''})"
+
+
+def check_port(port: int) -> None:
+    """Refuse a ``--port`` that is out of range or already taken by something else:
+    the demo would otherwise talk to that program instead of its own server."""
+    if not 1 <= port <= 65535:
+        raise DemoError(f"--port {port} is out of range: give 1..65535, or 0 for a free port")
+    if not _port_free(port):
+        raise DemoError(f"--port {port}: 127.0.0.1:{port} is already in use by {_answers_as(port)}; "
+                        f"stop it, choose another --port, or give --port 0 for a free one")
 
 
 def _free_port() -> int:
@@ -125,7 +149,7 @@ class Demo:
 
     def prepare_server(self) -> str:
         """Migrate the database, set the admin password; returns an enrolment code."""
-        from central import auth, db
+        from . import auth, db
 
         self.server_config.write_text(
             f'[server]\ndb = "{self.db}"\nhost = "127.0.0.1"\nport = {self.port}\n', encoding="utf-8")
@@ -158,6 +182,8 @@ class Demo:
                 raise DemoError(f"the server exited with {proc.returncode}; see {self.dir / 'server.log'}")
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    if proc.poll() is not None:
+                        continue  # the answer came from another program on the port
                     return
             except requests.RequestException:
                 pass
@@ -166,7 +192,7 @@ class Demo:
                         f"see {self.dir / 'server.log'}")
 
     def enrol(self, code: str) -> None:
-        from .provision import provision
+        from kiosk.provision import provision
 
         if not self.config.exists():
             self.config.write_text(DEVICE_CONFIG.format(data=self.dir / "device"), encoding="utf-8")
@@ -185,7 +211,7 @@ class Demo:
 
     def wait_uploaded(self, timeout: float = 10.0) -> None:
         """Give the uploader a moment to send the last ratings before stopping."""
-        from .buffer import Buffer
+        from kiosk.buffer import Buffer
 
         path = self.dir / "device" / "buffer.db"
         if not path.exists():
@@ -216,7 +242,7 @@ class Demo:
         self.stop()
 
 
-class DemoError(KioskError, RuntimeError):
+class DemoError(CentralError, RuntimeError):
     """A part of the demo did not start."""
 
 
@@ -235,14 +261,16 @@ def run_foreground(args: list[str]) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    directory = Path(args.dir).expanduser() if args.dir else Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
-    directory.mkdir(parents=True, exist_ok=True)
-    directory = directory.resolve()
     port = args.port
     if port is None:
         port = DEMO_PORT if _port_free(DEMO_PORT) else _free_port()
     elif port == 0:
         port = _free_port()
+    else:
+        check_port(port)
+    directory = Path(args.dir).expanduser() if args.dir else Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    directory = directory.resolve()
     use_ui = not args.no_ui and display_available()
 
     with Demo(directory, port) as demo:

@@ -1,4 +1,5 @@
-"""Remote settings arriving with a heartbeat answer (the device side).
+"""Remote settings arriving with a heartbeat answer: the uploader's side (the
+device applies them in :mod:`kiosk.remote`; the server keeps them in :mod:`central.remote`).
 
 The uploader stores them in the buffer's meta table (``settings.remote``),
 where the device process picks them up (:mod:`kiosk.remote`); the staff photo
@@ -16,7 +17,7 @@ from typing import Any
 
 import requests
 
-from kiosk import remote
+from kiosk import remote, status
 from kiosk.clock import rfc3339
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def store(buffer, client, data_dir: Path, payload: Any, now: float) -> bool:
     """
     if not isinstance(payload, dict) or not payload.get("version"):
         return False
-    current = buffer.get_meta(remote.META_KEY)
+    current = buffer.get_meta(status.SETTINGS_REMOTE)
     if current and current.get("version") == payload["version"]:
         return False
     try:
@@ -47,7 +48,7 @@ def store(buffer, client, data_dir: Path, payload: Any, now: float) -> bool:
         except (OSError, ValueError, requests.RequestException) as exc:
             log.warning("cannot fetch the staff photo yet (trying again at the next heartbeat): %s", exc)
             return False
-    buffer.set_meta(remote.META_KEY, {"version": payload["version"], "values": values, "received_at": rfc3339(now)})
+    buffer.set_meta(status.SETTINGS_REMOTE, {"version": payload["version"], "values": values, "received_at": rfc3339(now)})
     log.info("new remote settings version %s", payload["version"])
     return True
 

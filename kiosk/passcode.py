@@ -1,4 +1,4 @@
-"""The technician PIN, stored hashed in the config (``[ui] technician_pin``)."""
+"""The technician PIN (a passcode, not a GPIO pin), stored hashed in the config (``[ui] technician_pin``)."""
 
 from __future__ import annotations
 
