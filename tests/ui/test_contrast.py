@@ -6,7 +6,7 @@ import colorsys
 import pytest
 
 from kiosk.levels import LEVELS
-from kiosk.pin import hash_pin
+from kiosk.passcode import hash_pin
 from kiosk.screens import widgets as theme
 from kiosk.screens.harness import settle
 from kiosk.screens.widgets import Text

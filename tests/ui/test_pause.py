@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from kiosk.local_api import LocalApi
-from kiosk.pin import hash_pin
+from kiosk.passcode import hash_pin
 from kiosk.screens.harness import settle
 
 
