@@ -97,7 +97,7 @@ def postgres_cluster(*, max_connections: int = 200, durable: bool = False) -> It
 
 
 def _dispose_engines(fragment: str) -> None:
-    from . import db
+    from central import db
 
     with db._engines_lock:
         for url in [u for u in db._engines if fragment in u]:
@@ -217,7 +217,7 @@ def add_device(db_url: str, device_id: str, window: str | None = "1", section: s
     again for the same id issues a new token (the old one stops working).
         token = add_device(url, "dev-1"); headers={"Authorization": f"Bearer {token}"}
     """
-    from . import auth, db
+    from central import auth, db
 
     db.upgrade(db_url)
     return auth.add_device(db.engine_for(db_url), device_id, window=window, section=section,
@@ -231,7 +231,7 @@ def add_user(db_url: str, username: str, password: str, role: str = "admin") -> 
     ``requests.post(url + "/api/v1/login", json={"username": u, "password": p}).json()["token"]``.
     Passwords need at least 8 characters.
     """
-    from . import auth, db
+    from central import auth, db
 
     db.upgrade(db_url)
     auth.add_user(db.engine_for(db_url), username, password, role)
@@ -239,7 +239,7 @@ def add_user(db_url: str, username: str, password: str, role: str = "admin") -> 
 
 def revoke_device(db_url: str, device_id: str) -> None:
     """Revoke a device's token (its uploads then get 401)."""
-    from . import auth, db
+    from central import auth, db
 
     db.upgrade(db_url)
     auth.revoke_device(db.engine_for(db_url), device_id)
