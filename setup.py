@@ -11,6 +11,7 @@ SERVER = [
     "jinja2>=3.1",
     "python-multipart>=0.0.9",
     "openpyxl>=3.1",
+    "chinese-calendar>=1.11",
 ]
 TEST = [
     "pytest>=8",

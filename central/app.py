@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -25,7 +25,6 @@ from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import auth
-from . import cases as cases_mod
 from . import stats as stats_mod
 from .auth import User, utcnow
 from .config import Settings
@@ -47,7 +46,6 @@ def rfc3339(t: datetime | None) -> str | None:
 
 # --- API models (the OpenAPI schema) --------------------------------------------
 
-CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _text(value: str) -> str:
@@ -155,11 +153,6 @@ class LoginOut(BaseModel):
     username: str
     role: str
     expires_at: str
-
-
-class TransitionIn(BaseModel):
-    to: Literal["verified", "rectified", "fed_back", "invalid"]
-    note: Text = Field("", max_length=4000)
 
 
 class Health(BaseModel):
@@ -352,7 +345,7 @@ def create_app(settings: Settings) -> FastAPI:
         for attempt in range(4):
             try:
                 return ingest(engine, dev, batch, received_at=received_at, tz=tz,
-                              rectify_days=settings.rectify_days)
+                              rectify_days=settings.deadlines)
             except sa.exc.DBAPIError as exc:
                 # PostgreSQL deadlock / serialization failure between concurrent writers
                 code = getattr(getattr(exc, "orig", None), "sqlstate", None)
@@ -540,47 +533,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     # --- cases -------------------------------------------------------------------------
 
-    @app.get("/api/v1/cases", tags=["cases"], responses={400: {"model": ErrorOut}, **_AUTH_ERRORS})
-    def list_cases(
-        user: Annotated[User, Depends(need("read"))],
-        state: Literal["open", "verified", "rectified", "fed_back", "invalid"] | None = None,
-        overdue: bool | None = None,
-        section: Annotated[Text | None, Query(max_length=64)] = None,
-        window: Annotated[Text | None, Query(max_length=32)] = None,
-        staff_no: Annotated[Text | None, Query(max_length=32)] = None,
-        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-        page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ):
-        """差评工单 with their state and deadline; ``overdue`` = past the deadline and not rectified."""
-        with engine.connect() as conn:
-            total, rows = cases_mod.list_cases(conn, state=state, overdue=overdue, section=section,
-                                               window=window, staff_no=staff_no, now=utcnow(),
-                                               limit=page_size, offset=(page - 1) * page_size)
-        return {"total": total, "page": page, "page_size": page_size, "cases": rows}
-
-    @app.get("/api/v1/cases/{case_id}", tags=["cases"], responses={404: {"model": ErrorOut}, **_AUTH_ERRORS})
-    def get_case(case_id: CaseId, user: Annotated[User, Depends(need("read"))]):
-        """One case with its rating, reasons and every transition."""
-        with engine.connect() as conn:
-            out = cases_mod.get_case(conn, case_id, now=utcnow(), show_phone=user.may("see_phone"))
-        if out is None:
-            raise HTTPException(404, f"no case {case_id}")
-        return out
-
-    @app.post("/api/v1/cases/{case_id}/transition", tags=["cases"],
-              responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}, 409: {"model": ErrorOut},
-                         **_AUTH_ERRORS})
-    def transition(case_id: CaseId, body: TransitionIn, user: Annotated[User, Depends(need("act"))]):
-        """Move a case on: open → verified → rectified → fed_back, or open/verified → invalid
-        (a note is required for invalid)."""
-        try:
-            cases_mod.transition(engine, case_id, body.to, body.note, actor=user.username, now=utcnow())
-        except cases_mod.CaseNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except cases_mod.CaseTransitionError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
-        with engine.connect() as conn:
-            return cases_mod.get_case(conn, case_id, now=utcnow(), show_phone=user.may("see_phone"))
+    from .api.routes import cases as case_routes
+    app.include_router(case_routes.build_router(engine, need, settings.deadlines))
 
     from . import remote as remote_mod
     app.include_router(remote_mod.build_router(engine, need, device_from))

@@ -9,6 +9,7 @@ else the embedded defaults.
 
 from __future__ import annotations
 
+import functools
 import os
 import zoneinfo
 from dataclasses import asdict, dataclass, field, fields
@@ -33,6 +34,17 @@ def _positive(v) -> str | None:
     return None if v > 0 else "a number greater than 0"
 
 
+def _dates(v: list) -> str | None:
+    from datetime import date
+
+    for item in v:
+        try:
+            date.fromisoformat(str(item))
+        except ValueError:
+            return f'a list of dates like "2027-01-01" ({item!r} is not one)'
+    return None
+
+
 def _port(v: int) -> str | None:
     return None if 0 <= v <= 65535 else "a TCP port 0..65535"
 
@@ -44,6 +56,10 @@ SERVER_SCHEMA = Section("", sections=[
         Key("port", int, 8080, check=_port),
         Key("timezone", str, "Asia/Shanghai", check=_tz),
         Key("rectify_days", int, 5, check=_positive),
+        Key("rectify_day_kind", str, "natural", choices=["natural", "working"],
+            doc="case deadlines in natural days or State Council working days"),
+        Key("extra_holidays", list, [], check=_dates, doc="YYYY-MM-DD days off beyond the holiday calendar"),
+        Key("extra_workdays", list, [], check=_dates, doc="YYYY-MM-DD working days beyond the holiday calendar"),
         Key("max_batch_events", int, 500, check=lambda v: None if 1 <= v <= 10000 else "1..10000"),
         Key("max_body_bytes", int, 1048576, check=_positive),
         Key("max_inflight_batches", int, 32, check=_positive,
@@ -84,6 +100,9 @@ class Settings:
     port: int = 8080
     timezone: str = "Asia/Shanghai"
     rectify_days: int = 5
+    rectify_day_kind: str = "natural"
+    extra_holidays: list[str] = field(default_factory=list)
+    extra_workdays: list[str] = field(default_factory=list)
     max_batch_events: int = 500
     max_body_bytes: int = 1048576
     max_inflight_batches: int = 32
@@ -98,6 +117,14 @@ class Settings:
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @functools.cached_property
+    def deadlines(self):
+        """The case deadline rule (:class:`central.workdays.Deadlines`)."""
+        from .workdays import Deadlines, WorkCalendar
+
+        return Deadlines(self.rectify_days, self.rectify_day_kind, self.tz,
+                         WorkCalendar(self.extra_holidays, self.extra_workdays))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

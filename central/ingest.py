@@ -43,6 +43,7 @@ from .db import (
     unrated,
     write_tx,
 )
+from .workdays import Deadlines
 
 SOURCES = ("touch", "gpio", "serial", "keyboard", "api", "console", "simulated")
 TYPES = ("rating", "rating_detail", "unrated")
@@ -452,34 +453,37 @@ def open_cases(conn, case_rows: list[dict], at: datetime) -> None:
 
 
 _ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
+#: The counts of a rollup cell, in the order of a delta list (a shorter list leaves the rest alone).
+ROLLUP_COUNTS = ("count", "unrectified", "rectified", "phoned", "reached")
 
 
 def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
-    """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified]}``
-    to the daily and monthly rollups (keys sorted so concurrent writers lock rows
-    in one order)."""
+    """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified,
+    rectified, phoned, reached]}`` to the daily and monthly rollups (keys sorted so
+    concurrent writers lock rows in one order)."""
+    n = len(ROLLUP_COUNTS)
     monthly: dict[tuple, list[int]] = {}
     for k, v in deltas.items():
-        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0, 0])
-        m[0] += v[0]
-        m[1] += v[1]
+        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0] * n)
+        for i, x in enumerate(v):
+            m[i] += x
     for table, first, cells in ((rollup_daily, "day", deltas), (rollup_monthly, "month", monthly)):
         key = (first,) + _ROLLUP_KEY[1:]
-        rows = [dict(zip(key, k, strict=True)) | {"count": v[0], "unrectified": v[1]}
+        rows = [dict(zip(key, k, strict=True)) | dict(zip(ROLLUP_COUNTS, list(v) + [0] * (n - len(v)), strict=True))
                 for k, v in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
-                if v[0] or v[1]]
+                if any(v)]
         bulk_insert(conn, table, rows,
                     suffix=f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-                           f"count = {table.name}.count + excluded.count, "
-                           f"unrectified = {table.name}.unrectified + excluded.unrectified")
+                           + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in ROLLUP_COUNTS))
 
 
 _sqlite_write_lock = threading.Lock()
 
 
 def ingest(engine: Engine, device: DeviceIdentity, batch: dict[str, Any], *, received_at: datetime,
-           tz: ZoneInfo, rectify_days: int) -> list[Result]:
-    """Validate and store a batch's events; one :class:`Result` per event, in order."""
+           tz: ZoneInfo, rectify_days: int | Deadlines) -> list[Result]:
+    """Validate and store a batch's events; one :class:`Result` per event, in order.
+    ``rectify_days`` is a number of natural days or the server's deadline rule."""
     results: list[Result | None] = [None] * len(batch["events"])
     valid: list[tuple[int, Event]] = []
     seen: dict[str, str] = {}
@@ -518,7 +522,8 @@ def ingest(engine: Engine, device: DeviceIdentity, batch: dict[str, Any], *, rec
 
 def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]],
            results: list[Result | None], received_at: datetime, tz: ZoneInfo,
-           rectify_days: int) -> set[str]:
+           rectify_days: int | Deadlines) -> set[str]:
+    deadlines = rectify_days if isinstance(rectify_days, Deadlines) else Deadlines(rectify_days, "natural", tz)
     with write_tx(engine) as conn:
         # Rating levels for details whose rating is not in this batch.
         levels = {ev.id: ev.fields["satisfaction"] for _, ev in valid if ev.type == "rating"}
@@ -587,7 +592,8 @@ def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]
                         "rating_id": ev.id, "device_id": device.device_id, "state": "open",
                         "satisfaction": f["satisfaction"], "section": section, "window_no": window,
                         "staff_no": staff, "day": day, "rated_at": ev.at, "opened_at": received_at,
-                        "deadline": ev.at + timedelta(days=rectify_days), "updated_at": received_at})
+                        "deadline": (deadline := deadlines.for_rating(ev.at)),
+                        "due_soon_at": deadlines.due_soon_at(deadline), "updated_at": received_at})
             elif ev.type == "rating_detail":
                 detail_rows.append({"event_id": ev.id, "rating_id": f["rating_id"],
                                         "reasons": json.dumps(f["reasons"]), "comment": f["comment"],
@@ -608,6 +614,9 @@ def _store(engine: Engine, device: DeviceIdentity, valid: list[tuple[int, Event]
         bulk_insert(conn, unrated, unrated_rows)
         open_cases(conn, case_rows, received_at)
         rollup_add(conn, deltas)
+        from .cases import note_phones
+        note_phones(conn, [r["rating_id"] for r in detail_rows if r["phone"]]
+                    + [r["rating_id"] for r in case_rows])
         return inserted
 
 
