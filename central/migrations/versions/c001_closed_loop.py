@@ -22,6 +22,25 @@ depends_on = None
 _COUNTS = ("rectified", "phoned", "reached")
 
 
+_STEP_COLUMNS = "id, case_id, from_state, to_state, actor, at, note"
+
+
+def _park_steps() -> None:
+    """On SQLite, rebuilding ``cases`` drops it, which its child rows in
+    ``case_transitions`` would block: they wait in a plain table meanwhile."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute(f"CREATE TABLE _c001_steps AS SELECT {_STEP_COLUMNS} FROM case_transitions")
+    op.execute("DELETE FROM case_transitions")
+
+
+def _restore_steps() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute(f"INSERT INTO case_transitions ({_STEP_COLUMNS}) SELECT {_STEP_COLUMNS} FROM _c001_steps ORDER BY id")
+    op.execute("DROP TABLE _c001_steps")
+
+
 def _month(column: str) -> str:
     if op.get_bind().dialect.name == "sqlite":
         return f"date({column}, 'start of month')"
@@ -30,9 +49,7 @@ def _month(column: str) -> str:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        # The cases table is rebuilt to widen ``state``; its children are checked at commit.
-        op.execute("PRAGMA defer_foreign_keys = ON")
+    _park_steps()
     with op.batch_alter_table("cases") as b:
         b.alter_column("state", type_=sa.String(32), existing_type=sa.String(16), existing_nullable=False)
         b.add_column(sa.Column("due_date", sa.Date))
@@ -43,6 +60,7 @@ def upgrade() -> None:
         b.alter_column("from_state", type_=sa.String(32), existing_type=sa.String(16))
         b.alter_column("to_state", type_=sa.String(32), existing_type=sa.String(16), existing_nullable=False)
         b.add_column(sa.Column("data", sa.Text))
+    _restore_steps()
     for table in ("rollup_daily", "rollup_monthly"):
         with op.batch_alter_table(table) as b:
             for name in _COUNTS:
@@ -111,8 +129,7 @@ def downgrade() -> None:
         with op.batch_alter_table(table) as b:
             for name in _COUNTS:
                 b.drop_column(name)
-    if bind.dialect.name == "sqlite":
-        op.execute("PRAGMA defer_foreign_keys = ON")
+    _park_steps()
     with op.batch_alter_table("case_transitions") as b:
         b.drop_column("data")
         b.alter_column("from_state", type_=sa.String(16), existing_type=sa.String(32))
@@ -121,3 +138,4 @@ def downgrade() -> None:
         for name in ("reached", "has_phone", "due_soon_at", "due_date"):
             b.drop_column(name)
         b.alter_column("state", type_=sa.String(16), existing_type=sa.String(32), existing_nullable=False)
+    _restore_steps()
