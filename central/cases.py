@@ -169,8 +169,9 @@ def get_case(conn: Connection, case_id: int, *, now: datetime, show_phone: bool,
     out["verified_reasons"] = learned
     out["followups"] = followups(conn, case_id)
     out["attachments"] = attachments_mod.listing(conn, case_id)
-    out["moves"] = [{"to": m.to, "zh": m.zh, "en": m.en, "required": list(m.required),
-                     "optional": list(m.optional), "four_eyes": m.four_eyes} for m in workflow.moves_from(r.state)]
+    out["moves"] = [{"to": m.to, "zh": m.zh, "en": m.en, "required": list(m.required), "optional": list(m.optional),
+                     "four_eyes": m.four_eyes, "note_zh": m.note[0], "note_en": m.note[1]}
+                    for m in workflow.moves_from(r.state)]
     return out
 
 

@@ -59,6 +59,8 @@ class Transition:
     #: "another person than …": who that person is, or None.
     four_eyes: str | None = None
     optional: tuple[str, ...] = ()
+    #: What the note says, for the form (中文, English).
+    note: tuple[str, str] = ("说明", "Note")
 
     @property
     def key(self) -> str:
@@ -69,23 +71,41 @@ class Transition:
 REQUESTER, PLANNER, FEEDBACK = "the requester", "who set the current plan", "who fed back"
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("open", "verified", "核实属实", "Verify", ("note",), optional=("reasons",)),
-    Transition("open", "invalid_requested", "申请认定无效", "Request: invalid", ("note",)),
-    Transition("invalid_requested", "invalid", "认定无效", "Approve: invalid", ("note",), REQUESTER),
-    Transition("invalid_requested", "open", "驳回", "Reject the request", ("note",), REQUESTER),
-    Transition("verified", "rectified", "立行立改", "Fixed at once", ("note",)),
-    Transition("verified", "planned", "限期整改", "Plan with a deadline", ("note", "due_date", "attachment_ids")),
-    Transition("planned", "planned", "延期", "Extend the deadline", ("note", "due_date"), PLANNER),
-    Transition("planned", "rectified", "已整改", "Rectified", ("note",)),
+    Transition("open", "verified", "核实属实", "Verify", ("note",), optional=("reasons",),
+               note=("核实情况", "What the call found")),
+    Transition("open", "invalid_requested", "申请认定无效", "Request: invalid", ("note",),
+               note=("无效理由（误评或恶意评价）", "Why: mistaken or malicious")),
+    Transition("invalid_requested", "invalid", "认定无效", "Approve: invalid", ("note",), REQUESTER,
+               note=("审批意见", "Decision")),
+    Transition("invalid_requested", "open", "驳回", "Reject the request", ("note",), REQUESTER,
+               note=("驳回理由", "Why rejected")),
+    Transition("verified", "rectified", "立行立改", "Fixed at once", ("note",), note=("整改情况", "What was done")),
+    Transition("verified", "planned", "限期整改", "Plan with a deadline", ("note", "due_date", "attachment_ids"),
+               note=("整改措施", "The measures")),
+    Transition("planned", "planned", "延期", "Extend the deadline", ("note", "due_date"), PLANNER,
+               note=("延期理由", "Why later")),
+    Transition("planned", "rectified", "已整改", "Rectified", ("note",), note=("整改情况", "What was done")),
     Transition("verified", "unfixable_requested", "申请暂不能整改", "Request: cannot fix now",
-               ("note", "attachment_ids")),
-    Transition("unfixable_requested", "unfixable", "暂不能整改", "Approve: cannot fix now", ("note",), REQUESTER),
-    Transition("unfixable_requested", "verified", "驳回", "Reject the request", ("note",), REQUESTER),
-    Transition("rectified", "fed_back", "已反馈", "Answered", ("followup",), optional=("note",)),
-    Transition("unfixable", "fed_back", "已反馈", "Answered", ("followup",), optional=("note",)),
-    Transition("fed_back", "closed", "监督复核通过", "Review: pass", ("note",), FEEDBACK),
-    Transition("fed_back", "verified", "复核不通过", "Review: fail", ("note",), FEEDBACK),
+               ("note", "attachment_ids"), note=("不能整改的原因", "Why it cannot be fixed now")),
+    Transition("unfixable_requested", "unfixable", "暂不能整改", "Approve: cannot fix now", ("note",), REQUESTER,
+               note=("审批意见", "Decision")),
+    Transition("unfixable_requested", "verified", "驳回", "Reject the request", ("note",), REQUESTER,
+               note=("驳回理由", "Why rejected")),
+    Transition("rectified", "fed_back", "已反馈", "Answered", ("followup",), optional=("note",),
+               note=("反馈情况", "What the citizen was told")),
+    Transition("unfixable", "fed_back", "已反馈", "Answered", ("followup",), optional=("note",),
+               note=("反馈情况", "What the citizen was told")),
+    Transition("fed_back", "closed", "监督复核通过", "Review: pass", ("note",), FEEDBACK,
+               note=("复核意见", "Review")),
+    Transition("fed_back", "verified", "复核不通过", "Review: fail", ("note",), FEEDBACK,
+               note=("不通过的理由", "Why it fails")),
 )
+
+#: The four stages of the loop shown on a case page, and the stage each state is in
+#: (4 = all done; invalid cases show no progress).
+STAGES = (("核实", "Verify"), ("整改", "Rectify"), ("反馈", "Feed back"), ("监督", "Review"))
+STAGE_OF = {"open": 0, "invalid_requested": 0, "verified": 1, "planned": 1, "unfixable_requested": 1,
+            "rectified": 2, "unfixable": 2, "fed_back": 3, "closed": 4, "invalid": -1}
 
 _BY_KEY = {(t.from_, t.to): t for t in TRANSITIONS}
 
