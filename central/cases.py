@@ -31,7 +31,7 @@ from kiosk.levels import REASON_BY_CODE, check_reasons
 from . import CentralError, workflow
 from . import attachments as attachments_mod
 from .db import case_followups, case_transitions, cases, is_sqlite, rating_details, ratings, write_tx
-from .ingest import rollup_add
+from .rollups import rollup_add
 from .workdays import Deadlines
 from .workflow import NOT_OVERDUE, RECTIFIED, STATE_EN, STATE_ZH, STATES, UNRECTIFIED  # noqa: F401
 
@@ -320,7 +320,7 @@ def followups(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 
 
 def _followup_at(value: Any, now: datetime) -> datetime:
-    from .ingest import EventError, parse_time
+    from .wire import EventError, parse_time
 
     if value in (None, ""):
         return now

@@ -1,22 +1,28 @@
-"""The central server's configuration: the ``[server]`` TOML table and the
-:class:`Settings` the app is built from.
+"""The central server's configuration: the ``[server]``, ``[web]`` and
+``[alerts]`` TOML tables and the :class:`Settings` the app is built from.
 
-The file is read with the device's loader (:mod:`kiosk.config`), so errors
-name the file, the key and what was expected. Without ``--config`` the server
-reads ``$KIOSK_SERVER_CONFIG``, else ``/etc/kiosk/server.toml`` when it exists,
-else the embedded defaults.
+Each key is declared once, as a dataclass field made with :func:`key` (type,
+default, check, doc); the TOML schema :data:`SERVER_SCHEMA` is built from those
+fields. The file is read with the device's loader (:mod:`kiosk.config`), so
+errors name the file, the key and what was expected. Without ``--config`` the
+server reads ``$KIOSK_SERVER_CONFIG``, else ``/etc/kiosk/server.toml`` when it
+exists, else the embedded defaults.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import ipaddress
 import os
+import typing
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import Key, Section, load_config, parse
+from kiosk.config import Key, Section, _positive, load_config, parse
 
 DEFAULT_PATH = "/etc/kiosk/server.toml"
 ENV_VAR = "KIOSK_SERVER_CONFIG"
@@ -30,8 +36,20 @@ def _tz(v: str) -> str | None:
     return None
 
 
-def _positive(v) -> str | None:
-    return None if v > 0 else "a number greater than 0"
+def _port(v: int) -> str | None:
+    return None if 0 <= v <= 65535 else "a TCP port 0..65535"
+
+
+def _addresses(v: list) -> str | None:
+    """A list of IP addresses or networks (``"10.0.0.0/8"``), or ``"*"``."""
+    for item in v:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(str(item), strict=False)
+        except ValueError:
+            return 'a list of IP addresses or networks, like ["127.0.0.1", "10.0.0.0/8"]'
+    return None
 
 
 def _dates(v: list) -> str | None:
@@ -45,74 +63,71 @@ def _dates(v: list) -> str | None:
     return None
 
 
-def _port(v: int) -> str | None:
-    return None if 0 <= v <= 65535 else "a TCP port 0..65535"
+def key(default: Any, *, check: Callable[[Any], str | None] | None = None, choices: list | None = None,
+        doc: str = "") -> Any:
+    """A config key as a dataclass field: its default, check, choices and doc."""
+    meta = {"check": check, "choices": choices, "doc": doc}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
-SERVER_SCHEMA = Section("", sections=[
-    Section("server", [
-        Key("db", str, "", doc="database URL or SQLite file; empty = ./central.db ($STATE_DIRECTORY if set)"),
-        Key("host", str, "127.0.0.1"),
-        Key("port", int, 8080, check=_port),
-        Key("timezone", str, "Asia/Shanghai", check=_tz),
-        Key("rectify_days", int, 5, check=_positive),
-        Key("rectify_day_kind", str, "natural", choices=["natural", "working"],
-            doc="case deadlines in natural days or State Council working days"),
-        Key("extra_holidays", list, [], check=_dates, doc="YYYY-MM-DD days off beyond the holiday calendar"),
-        Key("extra_workdays", list, [], check=_dates, doc="YYYY-MM-DD working days beyond the holiday calendar"),
-        Key("max_batch_events", int, 500, check=lambda v: None if 1 <= v <= 10000 else "1..10000"),
-        Key("max_body_bytes", int, 1048576, check=_positive),
-        Key("max_inflight_batches", int, 32, check=_positive,
-            doc="batches processed at once per process; more get 503 + Retry-After"),
-        Key("public_stats", bool, True),
-        Key("session_hours", (int, float), 12.0, check=_positive),
-        Key("enroll_code_hours", (int, float), 24.0, check=_positive),
-        Key("cookie_secure", bool, False),
-        Key("log_level", str, "info", choices=["debug", "info", "warning", "error"]),
-    ]),
-    Section("web", [
-        Key("area_code", str, "", doc="行政区划代码 for the national-interface export"),
-        Key("heartbeat_interval_seconds", (int, float), 30.0, check=_positive),
-        Key("board_refresh_seconds", int, 30, check=_positive),
-        Key("login_max_failures", int, 5, check=_positive),
-        Key("login_window_minutes", (int, float), 15.0, check=_positive),
-    ]),
-    Section("alerts", [
-        Key("enabled", bool, False),
-        Key("url", str, "", doc="webhook URL"),
-        Key("format", str, "generic", choices=["generic", "wecom", "dingtalk"]),
-        Key("base_url", str, "", doc="this server's address, for links in messages"),
-        Key("timeout_seconds", (int, float), 5.0, check=_positive),
-        Key("poll_seconds", (int, float), 5.0, check=_positive),
-        Key("retry_seconds", (int, float), 5.0, check=_positive),
-        Key("retry_max_seconds", (int, float), 600.0, check=_positive),
-        Key("due_soon_hours", (int, float), 24.0, check=_positive),
-    ]),
-])
+@dataclass
+class WebSettings:
+    """The ``[web]`` table: the pages and the login throttle."""
+
+    area_code: str = key("", doc="行政区划代码 for the national-interface export")
+    heartbeat_interval_seconds: float = key(30.0, check=_positive)
+    board_refresh_seconds: int = key(30, check=_positive)
+    login_max_failures: int = key(5, check=_positive)
+    login_window_minutes: float = key(15.0, check=_positive)
+
+
+@dataclass
+class AlertSettings:
+    """The ``[alerts]`` table: the webhook for new 差评 and cases near their deadline."""
+
+    enabled: bool = key(False)
+    url: str = key("", doc="webhook URL")
+    format: str = key("generic", choices=["generic", "wecom", "dingtalk"])
+    base_url: str = key("", doc="this server's address, for links in messages")
+    timeout_seconds: float = key(5.0, check=_positive)
+    poll_seconds: float = key(5.0, check=_positive)
+    retry_seconds: float = key(5.0, check=_positive)
+    retry_max_seconds: float = key(600.0, check=_positive)
+    due_soon_hours: float = key(24.0, check=_positive)
 
 
 @dataclass
 class Settings:
-    """Everything :func:`central.app.create_app` needs."""
+    """Everything :func:`central.app.create_app` needs: the ``[server]`` keys,
+    ``web`` (``[web]``) and ``alerts`` (``[alerts]``)."""
 
-    db: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8080
-    timezone: str = "Asia/Shanghai"
-    rectify_days: int = 5
-    rectify_day_kind: str = "natural"
-    extra_holidays: list[str] = field(default_factory=list)
-    extra_workdays: list[str] = field(default_factory=list)
-    max_batch_events: int = 500
-    max_body_bytes: int = 1048576
-    max_inflight_batches: int = 32
-    public_stats: bool = True
-    session_hours: float = 12.0
-    enroll_code_hours: float = 24.0
-    cookie_secure: bool = False
-    log_level: str = "info"
-    web: dict[str, Any] = field(default_factory=dict)
-    alerts: dict[str, Any] = field(default_factory=dict)
+    db: str = key("", doc="database URL or SQLite file; empty = ./central.db ($STATE_DIRECTORY if set)")
+    host: str = key("127.0.0.1")
+    port: int = key(8080, check=_port)
+    timezone: str = key("Asia/Shanghai", check=_tz)
+    rectify_days: int = key(5, check=_positive)
+    rectify_day_kind: str = key("natural", choices=["natural", "working"],
+                                doc="case deadlines in natural days or State Council working days")
+    extra_holidays: list = key([], check=_dates, doc="YYYY-MM-DD days off beyond the holiday calendar")
+    extra_workdays: list = key([], check=_dates, doc="YYYY-MM-DD working days beyond the holiday calendar")
+    max_batch_events: int = key(500, check=lambda v: None if 1 <= v <= 10000 else "1..10000")
+    max_body_bytes: int = key(1048576, check=_positive)
+    max_inflight_batches: int = key(32, check=_positive,
+                                    doc="batches processed at once per process; more get 503 + Retry-After")
+    body_timeout_seconds: float = key(10.0, check=_positive,
+                                      doc="seconds to receive 1 MiB of a request body; slower gets 408")
+    public_stats: bool = key(True)
+    session_hours: float = key(12.0, check=_positive)
+    enroll_code_hours: float = key(24.0, check=_positive)
+    cookie_secure: bool = key(False, doc="always mark cookies Secure (they are anyway over HTTPS)")
+    trusted_proxies: list = key(["127.0.0.1", "::1"], check=_addresses,
+                                doc="reverse proxies whose X-Forwarded-For/-Proto are believed")
+    docs: bool = key(True, doc="serve the interactive API docs at /docs (from local files)")
+    log_level: str = key("info", choices=["debug", "info", "warning", "error"])
+    web: WebSettings = field(default_factory=WebSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -130,9 +145,24 @@ class Settings:
         return asdict(self)
 
     def replace(self, **changes: Any) -> Settings:
-        values = self.to_dict()
-        values.update({k: v for k, v in changes.items() if v is not None})
-        return Settings(**values)
+        """A copy with the given keys changed (``None`` means "not given")."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _section(name: str, cls: type) -> Section:
+    hints = typing.get_type_hints(cls)
+    keys = []
+    for f in fields(cls):
+        if "check" not in f.metadata:
+            continue  # a sub-table
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        keys.append(Key(f.name, typing.get_origin(hints[f.name]) or hints[f.name], default,
+                        choices=f.metadata["choices"], check=f.metadata["check"], doc=f.metadata["doc"]))
+    return Section(name, keys)
+
+
+SERVER_SCHEMA = Section("", sections=[_section("server", Settings), _section("web", WebSettings),
+                                      _section("alerts", AlertSettings)])
 
 
 def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
@@ -145,10 +175,8 @@ def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Se
         elif Path(DEFAULT_PATH).exists():
             path = DEFAULT_PATH
     cfg = load_config(path, schema=SERVER_SCHEMA) if path else parse(SERVER_SCHEMA, {})
-    values = cfg.server.to_dict()
-    names = {f.name for f in fields(Settings)}
-    settings = Settings(**{k: v for k, v in values.items() if k in names},
-                        web=cfg.web.to_dict(), alerts=cfg.alerts.to_dict())
+    settings = Settings(**cfg.server.to_dict(), web=WebSettings(**cfg.web.to_dict()),
+                        alerts=AlertSettings(**cfg.alerts.to_dict()))
     settings = settings.replace(**overrides)
     if not settings.db:
         from .db import default_sqlite_path

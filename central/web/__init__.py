@@ -19,8 +19,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 class SecurityHeaders:
-    """ASGI middleware adding the security headers to every response (the CSP
-    everywhere but the API's interactive docs, which load their own scripts)."""
+    """ASGI middleware adding the security headers to every response, and the
+    CSP (the API docs' own, a little looser for styles, under ``/docs``)."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -31,6 +31,8 @@ class SecurityHeaders:
             return
         from starlette.datastructures import MutableHeaders
 
+        from ..api.docs import CSP as DOCS_CSP
+
         docs = scope.get("path", "").startswith("/docs")
 
         async def send_with_headers(message) -> None:
@@ -39,8 +41,7 @@ class SecurityHeaders:
                 h.setdefault("X-Content-Type-Options", "nosniff")
                 h.setdefault("Referrer-Policy", "same-origin")
                 h.setdefault("X-Frame-Options", "DENY")
-                if not docs:
-                    h.setdefault("Content-Security-Policy", CSP)
+                h.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -51,17 +52,17 @@ def include_web(app: Any, settings: Any) -> None:
     ``[alerts]`` is enabled) the alert sender on ``app``."""
     from fastapi.staticfiles import StaticFiles
 
-    from .alerts import AlertSender, AlertSettings
-    from .routes import build_router, web_config
+    from .alerts import AlertSender
+    from .pages import ROUTERS
 
     engine = app.state.engine
-    app.include_router(build_router(settings, engine))
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     app.add_middleware(SecurityHeaders)
 
-    _web, alerts = web_config(settings)
-    cfg = AlertSettings.from_dict(alerts)
+    cfg = settings.alerts
     if cfg.enabled and cfg.url:
         sender = AlertSender(engine, cfg, settings.tz)
         app.state.alert_sender = sender

@@ -18,7 +18,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +29,7 @@ from kiosk.levels import REASON_BY_CODE, Level
 
 from .. import cases as cases_mod
 from ..auth import utcnow
+from ..config import AlertSettings
 from ..db import cases, is_sqlite, write_tx
 from .tables import alert_outbox, web_meta
 
@@ -45,26 +45,6 @@ FLOOR = "alerts.case_floor"
 RESCAN = 200
 CLAIM_SECONDS = 60
 KEEP_SENT_DAYS = 90
-
-
-@dataclass
-class AlertSettings:
-    """The ``[alerts]`` table."""
-
-    enabled: bool = False
-    url: str = ""
-    format: str = "generic"
-    base_url: str = ""
-    timeout_seconds: float = 5.0
-    poll_seconds: float = 5.0
-    retry_seconds: float = 5.0
-    retry_max_seconds: float = 600.0
-    due_soon_hours: float = 24.0
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> AlertSettings:
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict]) -> None:

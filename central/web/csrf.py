@@ -15,7 +15,6 @@ import secrets
 
 from fastapi import Request
 
-PRE_COOKIE = "kiosk_csrf"
 FIELD = "csrf_token"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-COOKIE = "kiosk_lang"
+from ..api.deps import LANG_COOKIE as COOKIE
+
 LANGS = ("zh", "en")
 
 

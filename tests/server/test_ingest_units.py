@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from central import ingest as ing
+from central import wire
 from central.auth import DeviceIdentity
 from central.db import case_transitions, cases, events, make_engine, upgrade
 from testkit.server import rating_event, unrated_event
@@ -26,10 +27,10 @@ EVENT = {"id": "01a232e3-210b-7f2c-89bc-01f2e695172a", "type": "rating",
 
 def test_the_payload_hash_is_pinned():
     # sha256 of the sorted-key, compact, ASCII-escaped JSON: fixed for good
-    assert ing.canonical_hash(EVENT) == "e31486d0558bc4d901d4ee36274218269a2f38e6d2bd3b00029953daa76f94cc"
+    assert wire.canonical_hash(EVENT) == "e31486d0558bc4d901d4ee36274218269a2f38e6d2bd3b00029953daa76f94cc"
     reordered = dict(reversed(list(EVENT.items())))
-    assert ing.canonical_hash(reordered) == ing.canonical_hash(EVENT)
-    assert ing.canonical_hash(EVENT | {"staff_name": "李四"}) != ing.canonical_hash(EVENT)
+    assert wire.canonical_hash(reordered) == wire.canonical_hash(EVENT)
+    assert wire.canonical_hash(EVENT | {"staff_name": "李四"}) != wire.canonical_hash(EVENT)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -40,7 +41,7 @@ def test_the_payload_hash_is_pinned():
     ("2026-12-01T08:15:02.123456789Z", datetime(2026, 12, 1, 8, 15, 2, 123456)),
 ])
 def test_times_become_naive_utc(text, expected):
-    assert ing.parse_time(text) == expected
+    assert wire.parse_time(text) == expected
 
 
 @pytest.mark.parametrize("text, message", [
@@ -51,23 +52,23 @@ def test_times_become_naive_utc(text, expected):
     (1764576902, "expected an RFC 3339"),
 ])
 def test_bad_times_name_the_field(text, message):
-    with pytest.raises(ing.EventError, match=message) as err:
-        ing.parse_time(text)
+    with pytest.raises(wire.EventError, match=message) as err:
+        wire.parse_time(text)
     assert str(err.value).startswith("created_at:")
 
 
 def test_text_fields_take_chinese_and_refuse_broken_text():
-    assert ing.validate_event(EVENT).fields["section"] == "综合服务区"
+    assert wire.validate_event(EVENT).fields["section"] == "综合服务区"
     for value, message in (("x\ud800", "lone surrogate"), ("a\x00", "NUL"), ("窗" * 33, "longer than 32"),
                            (7, "expected a string")):
-        with pytest.raises(ing.EventError, match=message) as err:
-            ing.validate_event(EVENT | {"window_no": value})
+        with pytest.raises(wire.EventError, match=message) as err:
+            wire.validate_event(EVENT | {"window_no": value})
         assert str(err.value).startswith("window_no:")
-    assert ing.validate_event(EVENT | {"project_no": "2026A0001"}).fields["project_no"] == "2026A0001"
-    with pytest.raises(ing.EventError, match="project_no: expected a string or null"):
-        ing.validate_event(EVENT | {"project_no": 5})
-    with pytest.raises(ing.EventError, match="staff_name: missing"):
-        ing.validate_event({k: v for k, v in EVENT.items() if k != "staff_name"})
+    assert wire.validate_event(EVENT | {"project_no": "2026A0001"}).fields["project_no"] == "2026A0001"
+    with pytest.raises(wire.EventError, match="project_no: expected a string or null"):
+        wire.validate_event(EVENT | {"project_no": 5})
+    with pytest.raises(wire.EventError, match="staff_name: missing"):
+        wire.validate_event({k: v for k, v in EVENT.items() if k != "staff_name"})
 
 
 def test_one_case_and_one_open_transition_per_bad_rating(tmp_path):

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central import db
-from central.ingest import rollup_add
+from central.rollups import rollup_add
 from central.stats import query, split_range
 
 START = date(2026, 1, 1)

@@ -1,0 +1,65 @@
+"""``/docs``: the interactive API docs (Swagger UI) served from this server's
+own files, never from a CDN, under a Content-Security-Policy.
+
+The Swagger UI files come from the ``swagger-ui-bundle`` package (in the
+``server`` extra); without it, or with ``[server] docs = false``, there is no
+``/docs`` (the schema stays at ``/openapi.json``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+log = logging.getLogger("central")
+
+#: Swagger UI sets style attributes from its scripts, hence 'unsafe-inline' for styles only.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} – API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/start.js"></script>
+</body></html>
+"""
+
+START = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+  presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout", deepLinking: true});
+"""
+
+
+def assets_dir() -> str | None:
+    """Where the Swagger UI files are, or None when the package is not installed."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        return None
+    return str(swagger_ui_path)
+
+
+def install(app: FastAPI) -> bool:
+    """Serve ``/docs`` from the local Swagger UI files; False when they are missing."""
+    where = assets_dir()
+    if where is None:
+        log.info("/docs is off: the swagger-ui-bundle package is not installed")
+        return False
+    headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+    page = PAGE.format(title=app.title)
+    app.mount("/docs/assets", StaticFiles(directory=where), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs_page() -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
+
+    @app.get("/docs/start.js", include_in_schema=False)
+    def docs_start() -> Response:
+        return Response(START, media_type="text/javascript", headers=headers)
+    return True

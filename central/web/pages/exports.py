@@ -1,0 +1,101 @@
+"""The downloads: ratings and statistics as CSV or XLSX, the national-interface JSON.
+
+A logged-in user (cookie) or a bearer session token; the statistics follow
+``[server] public_stats`` like ``GET /api/v1/stats``."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from ... import stats as stats_mod
+from ...api import deps
+from .. import exports
+from .common import date_range, filters, opt
+
+router = APIRouter(include_in_schema=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_args(request: Request, misuse_default: bool):
+    """Filters of an export; misuse-flagged ratings are listed by default (flagged, like
+    ``GET /api/v1/ratings``) but left out of statistics (like ``GET /api/v1/stats``)."""
+    from_, to, _err = date_range(request)
+    q = request.query_params
+    sat = q.get("satisfaction")
+    misuse = {"1": True, "true": True, "0": False, "false": False}.get(q.get("include_misuse", ""),
+                                                                      misuse_default)
+    return from_, to, filters(request), int(sat) if sat in ("1", "2", "3", "4", "5") else None, misuse
+
+
+def download(body: bytes, media: str, name: str, truncated: bool = False) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    if truncated:
+        headers["X-Export-Truncated"] = f"at most {exports.MAX_ROWS} rows"
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.get("/export/ratings.{fmt}")
+def export_ratings(request: Request, fmt: str):
+    user = deps.current_user(request)
+    if user is None:
+        return JSONResponse({"error": "log in first"}, status_code=401)
+    if fmt not in ("csv", "xlsx"):
+        return JSONResponse({"error": "format: csv or xlsx"}, status_code=404)
+    from_, to, f, sat, include_misuse = export_args(request, True)
+    with deps.get_engine(request).connect() as conn:
+        total, rows = stats_mod.list_ratings(conn, from_, to, satisfaction=sat, include_misuse=include_misuse,
+                                             limit=exports.MAX_ROWS, offset=0,
+                                             show_phone=user.may("see_phone"), **f)
+    table = exports.rating_rows(rows)
+    name = f"ratings_{from_}_{to}.{fmt}"
+    if fmt == "csv":
+        return download(exports.to_csv(stats_mod.RATING_COLUMNS, table), "text/csv; charset=utf-8", name,
+                        total > len(rows))
+    return download(exports.to_xlsx("ratings", stats_mod.RATING_COLUMNS, table,
+                                    note=f"{from_} .. {to}, {len(rows)} of {total} ratings"),
+                    XLSX, name, total > len(rows))
+
+
+@router.get("/export/stats.{fmt}")
+def export_stats(request: Request, fmt: str):
+    user = deps.current_user(request)
+    if user is None and not deps.get_settings(request).public_stats:
+        return JSONResponse({"error": "log in first"}, status_code=401)
+    if fmt not in ("csv", "xlsx"):
+        return JSONResponse({"error": "format: csv or xlsx"}, status_code=404)
+    from_, to, f, _sat, include_misuse = export_args(request, False)
+    gb = request.query_params.get("group_by")
+    group_by = gb if gb in ("section", "window", "staff", "day") else "section"
+    with deps.get_engine(request).connect() as conn:
+        doc = stats_mod.query(conn, from_, to, group_by=group_by, include_misuse=include_misuse, **f)
+    rows = exports.stats_rows(doc)
+    name = f"stats_{group_by}_{from_}_{to}.{fmt}"
+    if fmt == "csv":
+        return download(exports.to_csv(exports.STATS_COLUMNS, rows), "text/csv; charset=utf-8", name)
+    return download(exports.to_xlsx("stats", exports.STATS_HEADER_ZH, rows,
+                                    note=f"{from_} .. {to}, group_by={group_by}"), XLSX, name)
+
+
+@router.get("/export/national.json")
+def export_national(request: Request):
+    user = deps.current_user(request)
+    if user is None:
+        return JSONResponse({"error": "log in first"}, status_code=401)
+    settings = deps.get_settings(request)
+    from_, to, f, sat, _misuse = export_args(request, False)
+    area = opt(request.query_params.get("area_code"), 12) or settings.web.area_code
+    with deps.get_engine(request).connect() as conn:
+        total, rows = stats_mod.list_ratings(conn, from_, to, satisfaction=sat, include_misuse=False,
+                                             limit=exports.MAX_ROWS, offset=0,
+                                             show_phone=user.may("see_phone"), **f)
+    rows = [r for r in rows if r["case_state"] != "invalid"]
+    body = exports.national(rows, area_code=area, tz=settings.tz)
+    return Response(json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                    media_type="application/json; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="national_{from_}_{to}.json"',
+                             "Cache-Control": "no-store",
+                             **({"X-Export-Truncated": str(exports.MAX_ROWS)} if total > exports.MAX_ROWS
+                                else {})})
