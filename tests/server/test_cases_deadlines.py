@@ -103,3 +103,39 @@ def test_a_bad_override_in_the_config_is_refused(tmp_path):
     cfg.write_text('[server]\nextra_workdays = ["2026-13-01"]\n', "utf-8")
     with pytest.raises(ConfigError, match="extra_workdays"):
         load_settings(str(cfg))
+
+
+def test_the_reminder_goes_out_one_working_day_before(tmp_path):
+    """A working-day case due Tuesday 2026-10-13 (after National Day and the 调休 Saturday) is
+    reminded from Monday 23:59:59, not before; a natural 24 h window alone would miss the rule."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from central import db
+    from central.web import alerts
+    from central.web.tables import alert_outbox
+
+    url = str(tmp_path / "a.db")
+    db.upgrade(url)
+    engine = db.engine_for(url)
+    d = Deadlines(5, "working", SH)
+    rated = utc("2026-09-30T15:00:00")
+    deadline = d.for_rating(rated)
+    cfg = alerts.AlertSettings(due_soon_hours=1)
+    alerts.scan(engine, cfg, rated)  # switch alerts on before the case exists
+    with db.write_tx(engine) as conn:
+        conn.execute(db.cases.insert().values(
+            rating_id=str(uuid.uuid4()), device_id="d", state="verified", satisfaction=2, section="s",
+            window_no="1", staff_no="A", day=date(2026, 9, 30), rated_at=rated, opened_at=rated,
+            deadline=deadline, due_soon_at=d.due_soon_at(deadline), updated_at=rated))
+
+    def reminders(at: str) -> int:
+        alerts.scan(engine, cfg, utc(at))
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(alert_outbox)
+                                .where(alert_outbox.c.kind == alerts.DUE_SOON)).scalar_one()
+
+    assert reminders("2026-10-12T12:00:00") == 0  # Monday noon: more than one working day left
+    assert reminders("2026-10-13T00:00:00") == 1  # Tuesday: the last working day
+    assert reminders("2026-10-13T12:00:00") == 1  # once
