@@ -12,9 +12,7 @@ import pytest
 import requests
 
 from central import workflow
-from testkit.server import add_user, detail_event, rating_event
-
-from .conftest import PASSWORD
+from testkit.server import detail_event, rating_event
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 LATER = (date.today() + timedelta(days=20)).isoformat()
@@ -31,14 +29,8 @@ class People:
 
     def __init__(self, api):
         self.api = api
-        self.headers: dict[str, dict[str, str]] = {}
-        for name, role in (("a", "supervisor"), ("b", "supervisor"), ("viewer", "viewer")):
-            username = f"{name}-{uuid.uuid4().hex[:6]}"
-            add_user(api.db_url, username, PASSWORD, role)
-            r = requests.post(api.url + "/api/v1/login", json={"username": username, "password": PASSWORD},
-                              timeout=10)
-            assert r.status_code == 200, r.text
-            self.headers[name] = {"Authorization": f"Bearer {r.json()['token']}"}
+        self.headers = {name: api.new_user(role, name)
+                        for name, role in (("a", "supervisor"), ("b", "supervisor"), ("viewer", "viewer"))}
 
     def post(self, who: str, path: str, **kw) -> requests.Response:
         return self.api.http.post(self.api.url + path, headers=self.headers[who], timeout=30, **kw)
