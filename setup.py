@@ -5,6 +5,7 @@ KIOSK = ["kivy>=2.3"]
 SERVER = [
     "fastapi>=0.110",
     "uvicorn[standard]>=0.27",
+    "fastapi-offline>=1.7",  # Swagger UI files for /docs, served locally (no CDN)
     "sqlalchemy>=2.0",
     "alembic>=1.13",
     "psycopg[binary]>=3.1",

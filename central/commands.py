@@ -101,7 +101,8 @@ def cmd_server(args) -> int:
     from kiosk.systemd import attach_to_asgi
     attach_to_asgi(app)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=settings.log_level == "debug", timeout_graceful_shutdown=5)
+                access_log=settings.log_level == "debug", timeout_graceful_shutdown=5,
+                proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies)
     return 0
 
 

@@ -1,14 +1,17 @@
 """``/docs``: the interactive API docs (Swagger UI) served from this server's
 own files, never from a CDN, under a Content-Security-Policy.
 
-The Swagger UI files come from the ``swagger-ui-bundle`` package (in the
-``server`` extra); without it, or with ``[server] docs = false``, there is no
-``/docs`` (the schema stays at ``/openapi.json``).
+The Swagger UI files (5.x, which reads OpenAPI 3.1) come from the
+``fastapi-offline`` package (in the ``server`` extra); without it, or with
+``[server] docs = false``, there is no ``/docs`` (the schema stays at
+``/openapi.json``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
@@ -24,7 +27,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} – API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
-<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png"></head>
+<link rel="icon" type="image/png" href="/docs/assets/favicon.png"></head>
 <body><div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/start.js"></script>
@@ -39,17 +42,20 @@ START = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-
 def assets_dir() -> str | None:
     """Where the Swagger UI files are, or None when the package is not installed."""
     try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:
+        spec = importlib.util.find_spec("fastapi_offline")
+    except ValueError:
         return None
-    return str(swagger_ui_path)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    where = Path(list(spec.submodule_search_locations)[0]) / "static"
+    return str(where) if (where / "swagger-ui-bundle.js").exists() else None
 
 
 def install(app: FastAPI) -> bool:
     """Serve ``/docs`` from the local Swagger UI files; False when they are missing."""
     where = assets_dir()
     if where is None:
-        log.info("/docs is off: the swagger-ui-bundle package is not installed")
+        log.info("/docs is off: the fastapi-offline package (Swagger UI files) is not installed")
         return False
     headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
     page = PAGE.format(title=app.title)

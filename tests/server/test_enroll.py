@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from central import auth, db
-from testkit.server import REPO_ROOT, make_batch, rating_event
 from kiosk.cli import main as kiosk_main
 from kiosk.provision import set_toml_keys
+from testkit.server import REPO_ROOT, make_batch, rating_event
 
 
 def _kiosk(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -13,8 +13,8 @@ from alembic.runtime.migration import MigrationContext
 
 from central import db
 from central.config import load_settings
-from testkit.server import REPO_ROOT
 from kiosk.exceptions import ConfigError
+from testkit.server import REPO_ROOT
 
 from .conftest import new_pg_database
 

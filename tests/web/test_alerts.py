@@ -15,9 +15,9 @@ import requests
 import sqlalchemy as sa
 
 from central import db
-from testkit.server import add_device, add_user, free_port, make_batch
 from central.web import alerts
 from central.web.tables import alert_outbox
+from testkit.server import add_device, add_user, free_port, make_batch
 
 from .conftest import PASSWORD, ev_detail, ev_rating, web_server
 

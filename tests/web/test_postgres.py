@@ -13,9 +13,9 @@ import requests
 import sqlalchemy as sa
 
 from central import db
-from testkit.server import add_device, add_user, pg_available, postgres_cluster
 from central.web import alerts
 from central.web.tables import alert_outbox
+from testkit.server import add_device, add_user, pg_available, postgres_cluster
 
 from .conftest import PASSWORD, known_dataset, upload, web_server
 
