@@ -20,6 +20,7 @@ the cases table (index on state, deadline) when asked.
 from __future__ import annotations
 
 import json
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -213,6 +214,8 @@ def _text(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise CaseTransitionError(f"{name}: expected a string", 400)
     value = value.strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\r\t" for ch in value):
+        raise CaseTransitionError(f"{name}: contains control characters or is not valid Unicode text", 400)
     if len(value) > MAX_NOTE:
         raise CaseTransitionError(f"{name}: at most {MAX_NOTE} characters", 400)
     return value
@@ -252,7 +255,7 @@ def _fields(conn: Connection, r, row: workflow.Transition, body: dict[str, Any],
     if "attachment_ids" in row.required:
         ids = body.get("attachment_ids")
         what = "the written report" if row.to == "planned" else "the formal document"
-        if not ids or not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        if not ids or not isinstance(ids, list) or not all(type(i) is int for i in ids):
             raise CaseTransitionError(f"attachment_ids: required: upload {what} "
                                       f"(POST /api/v1/cases/{r.id}/attachments) and list its id", 400)
         unknown = sorted(set(ids) - attachments_mod.ids_of(conn, r.id))

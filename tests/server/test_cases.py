@@ -197,6 +197,10 @@ def test_unknown_target_and_unknown_case(api, people):
     cid = new_case(api, people)
     assert people.move("a", cid, {"to": "done", "note": "x"}).status_code == 400
     assert people.move("a", 999_999, {"to": "verified", "note": "x"}).status_code == 404
+    r = people.move("a", cid, {"to": "verified", "note": "a\x00b"})
+    assert r.status_code == 400 and r.json()["error"].startswith("note:")
+    r = people.move("a", cid, {"to": "verified", "note": "全角\u3000空格\n第二行", "attachment_ids": [True]})
+    assert r.status_code == 200 and r.json()["transitions"][-1]["note"] == "全角\u3000空格\n第二行"
 
 
 def test_followups_are_checked_and_listed(api, people):
