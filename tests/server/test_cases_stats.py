@@ -138,3 +138,25 @@ def test_a_phone_arriving_after_the_rating_counts(api):
     assert api.stats(**days)["total"]["followup_rate"] is None
     api.results(dev, [detail_event(ev["id"], ["115"], phone=PHONE)])
     assert api.stats(**days)["total"]["followup_rate"] == 0.0
+
+
+def test_two_approvers_at_once_count_once(api):
+    """Two people approve the same 认定无效 at the same moment: one wins, the other gets 409,
+    and the case leaves the statistics exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    section = "X-" + uuid.uuid4().hex[:6]
+    dev = api.device(section=section)
+    people = People(api)
+    people.headers["c"] = api.new_user("supervisor", "c")
+    evs = [rating_event(1, created_at=T, section=section) for _ in range(6)]
+    api.results(dev, evs)
+    ids = [c["id"] for c in api.get("/api/v1/cases", role="viewer", params={"section": section}).json()["cases"]]
+    for cid in ids:
+        assert people.move("a", cid, {"to": "invalid_requested", "note": "误按"}).status_code == 200
+    with ThreadPoolExecutor(4) as pool:
+        codes = [list(pool.map(lambda who, cid=cid: people.move(who, cid, {"to": "invalid", "note": "同意"}).status_code,
+                               ["b", "c"])) for cid in ids]
+    assert all(sorted(pair) == [200, 409] for pair in codes), codes
+    total = _stats(api, section)["total"]
+    assert (total["count"], total["bad"], total["bad_unrectified"]) == (0, 0, 0)
