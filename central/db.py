@@ -64,6 +64,14 @@ events = sa.Table(
     sa.Column("mono_ms", sa.BigInteger, nullable=False),
 )
 
+def _claim_columns() -> tuple[sa.Column, ...]:
+    """On ratings and unrated: the window and section the event claimed when the
+    device's registration says otherwise (the row holds the registered ones), and
+    whether its staff number is neither in the roster nor the device's staff."""
+    return (sa.Column("claimed_window_no", sa.Text), sa.Column("claimed_section", sa.Text),
+            sa.Column("staff_flagged", sa.Boolean, nullable=False, server_default=sa.false()))
+
+
 ratings = sa.Table(
     "ratings", metadata,
     sa.Column("event_id", sa.String(64), primary_key=True),
@@ -81,6 +89,7 @@ ratings = sa.Table(
     sa.Column("prompt_id", sa.Text),
     sa.Column("rated_at", sa.DateTime, nullable=False),
     sa.Column("day", sa.Date, nullable=False),
+    *_claim_columns(),
     sa.Index("ix_ratings_day", "day"),
 )
 
@@ -108,6 +117,7 @@ unrated = sa.Table(
     sa.Column("channel", sa.SmallInteger, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("day", sa.Date, nullable=False, index=True),
+    *_claim_columns(),
 )
 
 #: 差评工单: one per bad, non-misuse rating.
@@ -320,10 +330,11 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def head_revision() -> str:
-    """The newest migration revision shipped with this code."""
+    """The newest migration revision shipped with this code (the heads joined
+    by ``+`` when independent migrations branch from one revision)."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    return "+".join(sorted(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()))
 
 
 def alembic_config(url: str):
@@ -336,7 +347,7 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Create or upgrade the schema of ``url`` to ``revision`` (safe to run from
     several processes at once on PostgreSQL: an advisory lock serialises them)."""
     from alembic import command
@@ -362,7 +373,8 @@ def current_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     with engine_for(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return "+".join(sorted(heads)) if heads else None
 
 
 def default_sqlite_path() -> str:

@@ -27,6 +27,7 @@ from kiosk.levels import BAD_WIRE, check_reasons
 from .auth import DeviceIdentity
 from .bulk import bulk_insert, pg_insert
 from .db import case_transitions, cases, events, is_sqlite, rating_details, ratings, unrated, write_tx
+from .registry import Registration, registration
 from .rollups import local_day, rollup_add
 from .wire import Event, EventError, Result, validate_event
 from .workdays import Deadlines
@@ -105,7 +106,9 @@ def _store(conn: Connection, device: DeviceIdentity, valid: list[tuple[int, Even
     if not ok:
         return set()
     inserted = _insert_events(conn, device, ok, results, received_at)
-    rows = _rows(device, [ev for _, ev in ok if ev.id in inserted], received_at, tz, rectify_days)
+    new = [ev for _, ev in ok if ev.id in inserted]
+    reg = registration(conn, device, (ev.fields["staff_no"] for ev in new if ev.type != "rating_detail"))
+    rows = _rows(device, reg, new, received_at, tz, rectify_days)
     bulk_insert(conn, ratings, rows["ratings"])
     bulk_insert(conn, rating_details, rows["details"])
     bulk_insert(conn, unrated, rows["unrated"])
@@ -177,7 +180,7 @@ def _insert_events(conn: Connection, device: DeviceIdentity, ok: list[tuple[int,
     return inserted
 
 
-def _rows(device: DeviceIdentity, new: list[Event], received_at: datetime, tz: ZoneInfo,
+def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_at: datetime, tz: ZoneInfo,
           rectify_days: int | Deadlines) -> dict[str, Any]:
     """The rows of each table for the new events, and the rollup deltas."""
     deadlines = rectify_days if isinstance(rectify_days, Deadlines) else Deadlines(rectify_days, "natural", tz)
@@ -191,22 +194,21 @@ def _rows(device: DeviceIdentity, new: list[Event], received_at: datetime, tz: Z
                                    "phone": f["phone"], "created_at": ev.at})
             continue
         day = local_day(ev.at, tz)
-        section = f["section"] or device.section
-        window = f["window_no"] or device.window_no
-        staff = f["staff_no"] or device.staff_no
+        placed = reg.place(f)
+        section, window, staff = placed["section"], placed["window_no"], placed["staff_no"]
         where = {"device_id": device.device_id, "window_no": window, "section": section, "staff_no": staff,
                  "day": day}
         if ev.type == "unrated":
             out["unrated"].append({
                 "event_id": ev.id, "prompt_id": f["prompt_id"], "project_no": f["project_no"],
                 "ticket_no": f["ticket_no"], "staff_name": f["staff_name"], "channel": f["channel"],
-                "at": ev.at, **where})
+                "at": ev.at, **where, **placed})
             deltas.setdefault((day, section, window, staff, 0, False), [0, 0])[0] += 1
             continue
         out["ratings"].append({
             "event_id": ev.id, "satisfaction": f["satisfaction"], "misuse": f["misuse"], "source": f["source"],
             "channel": f["channel"], "staff_name": f["staff_name"], "project_no": f["project_no"],
-            "ticket_no": f["ticket_no"], "prompt_id": f["prompt_id"], "rated_at": ev.at, **where})
+            "ticket_no": f["ticket_no"], "prompt_id": f["prompt_id"], "rated_at": ev.at, **where, **placed})
         d = deltas.setdefault((day, section, window, staff, f["satisfaction"], f["misuse"]), [0, 0])
         d[0] += 1
         if f["satisfaction"] in BAD_WIRE and not f["misuse"]:
@@ -214,7 +216,7 @@ def _rows(device: DeviceIdentity, new: list[Event], received_at: datetime, tz: Z
             out["cases"].append({
                 "rating_id": ev.id, "state": "open", "satisfaction": f["satisfaction"], "rated_at": ev.at,
                 "opened_at": received_at, "deadline": (deadline := deadlines.for_rating(ev.at)),
-                "due_soon_at": deadlines.due_soon_at(deadline), "updated_at": received_at, **{k: v for k, v in where.items()}})
+                "due_soon_at": deadlines.due_soon_at(deadline), "updated_at": received_at, **where})
     return out
 
 

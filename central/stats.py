@@ -21,6 +21,7 @@ from kiosk.levels import Level
 
 from .auth import utcnow
 from .db import cases, rating_details, ratings, rollup_daily, rollup_monthly
+from .timefmt import rfc3339
 
 
 class Totals(BaseModel):
@@ -226,7 +227,7 @@ def list_ratings(conn: Connection, from_: date | None, to: date | None, *, secti
         d = details.get(r.event_id)
         phone = d.phone if d is not None else None
         out.append({
-            "id": r.event_id, "rated_at": r.rated_at.isoformat(timespec="milliseconds") + "Z",
+            "id": r.event_id, "rated_at": rfc3339(r.rated_at),
             "day": r.day.isoformat(), "device_id": r.device_id, "section": r.section,
             "window_no": r.window_no, "staff_no": r.staff_no, "staff_name": r.staff_name,
             "satisfaction": r.satisfaction, "level": Level.from_wire(r.satisfaction).zh,
@@ -236,5 +237,7 @@ def list_ratings(conn: Connection, from_: date | None, to: date | None, *, secti
             "comment": d.comment if d is not None else None,
             "phone": phone if show_phone else mask_phone(phone),
             "case_id": r.case_id, "case_state": r.case_state,
+            "claimed_window_no": r.claimed_window_no, "claimed_section": r.claimed_section,
+            "staff_flagged": bool(r.staff_flagged),
         })
     return total, out

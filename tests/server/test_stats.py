@@ -32,7 +32,8 @@ def _move(api, case_id: int, *states: str) -> None:
 def known(api):
     """A section with a known mix of ratings, misuse, unrated and case states."""
     section = "S-" + uuid.uuid4().hex[:6]
-    dev = api.device(section=section)
+    # one device per window: a device's window comes from its registration
+    dev1, dev2 = api.device(section=section, window="1"), api.device(section=section, window="2")
 
     def r(level, window, staff, **kw):
         return rating_event(level, created_at=T, section=section, window_no=window, staff_no=staff, **kw)
@@ -42,7 +43,7 @@ def known(api):
     un = [unrated_event(created_at=T, section=section, window_no="1", staff_no="A1"),
           unrated_event(created_at=T, section=section, window_no="1", staff_no="A1"),
           unrated_event(created_at=T, section=section, window_no="2", staff_no="B2")]
-    res = api.results(dev, w1 + w2 + un)
+    res = api.results(dev1, w1 + un[:2]) + api.results(dev2, w2 + un[2:])
     assert {x["status"] for x in res} == {"accepted"}
     _move(api, _case_of(api, w1[4]["id"]), "verified", "rectified")   # w1 level 2: rectified
     _move(api, _case_of(api, w1[5]["id"]), "verified")                # w1 level 1: still unrectified

@@ -139,6 +139,33 @@ def upload(url: str, device_id: str, token: str, events: list[dict]) -> None:
         assert all(x["status"] == "accepted" for x in r.json()["results"]), r.json()
 
 
+def upload_by_window(url: str, db: str, events: list[dict], devices: dict[tuple[str, str], str]) -> None:
+    """Upload ``events`` from the device registered at each (section, window)
+    (``devices`` maps them to device ids; a device is added for one not in it):
+    a device's window and section come from its registration, and a detail
+    goes with its rating."""
+    tokens: dict[str, str] = {}
+    by_device: dict[str, list[dict]] = {}
+    device_of: dict[str, str] = {}
+    staff_of: dict[str, str] = {}
+    for e in events:
+        if e["type"] == "rating_detail":
+            device_id = device_of[e["rating_id"]]
+        else:
+            place = (e["section"], e["window_no"])
+            if place not in devices:
+                devices[place] = f"web-dev-{len(devices) + 1}"
+            device_id = devices[place]
+            device_of[e["id"]] = device_id
+            staff_of.setdefault(device_id, e["staff_no"])
+        by_device.setdefault(device_id, []).append(e)
+    for (section, window), device_id in devices.items():
+        if device_id in by_device:
+            tokens[device_id] = add_device(db, device_id, window=window, section=section,
+                                           staff_no=staff_of[device_id])
+            upload(url, device_id, tokens[device_id], by_device[device_id])
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Iterator[Site]:
     db = str(tmp_path_factory.mktemp("web") / "central.db")
@@ -148,7 +175,8 @@ def site(tmp_path_factory) -> Iterator[Site]:
     add_device(db, "web-dev-2", window="5", section="不动产登记", staff_no="B005")
     with web_server(db, web={"area_code": AREA}) as url:
         data = known_dataset()
-        upload(url, "web-dev-1", token, data.events)
+        upload_by_window(url, db, data.events, {("综合服务区", "1"): "web-dev-1", ("不动产登记", "5"): "web-dev-2"})
+        token = add_device(db, "web-dev-1", window="1", section="综合服务区", staff_no="A001")
         yield Site(str(url), db, data, token)
 
 

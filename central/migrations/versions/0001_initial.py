@@ -15,6 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _devices_events_ratings()
+    _cases_people_rollup()
+
+
+def _devices_events_ratings() -> None:
     op.create_table(
         "devices",
         sa.Column("device_id", sa.String(64), primary_key=True),
@@ -94,6 +99,9 @@ def upgrade() -> None:
         sa.Column("day", sa.Date, nullable=False),
     )
     op.create_index("ix_unrated_day", "unrated", ["day"])
+
+
+def _cases_people_rollup() -> None:
     op.create_table(
         "cases",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
