@@ -40,7 +40,7 @@ def _totals(s: dict) -> dict:
 @pytest.fixture(scope="module")
 def loop(api):
     section = "L-" + uuid.uuid4().hex[:6]
-    dev = api.device(section=section)
+    devs = {w: api.device(section=section, window=w) for w in ("1", "2")}  # one device per window
     people = People(api)
     good = [rating_event(level, created_at=T, section=section, window_no="1", staff_no="A1") for level in (5, 4, 3)]
     bad, details = {}, []
@@ -50,7 +50,11 @@ def loop(api):
         bad[name] = ev
         if phone:
             details.append(detail_event(ev["id"], [], phone=PHONE, created_at=T))
-    assert {r["status"] for r in api.results(dev, good + list(bad.values()) + details)} == {"accepted"}
+    for w, dev in devs.items():
+        mine = [e for e in good + list(bad.values()) if e["window_no"] == w]
+        ids = {e["id"] for e in mine}
+        mine += [d for d in details if d["rating_id"] in ids]
+        assert {r["status"] for r in api.results(dev, mine)} == {"accepted"}
     page = api.get("/api/v1/cases", role="viewer", params={"section": section}).json()["cases"]
     ids = {c["rating_id"]: c["id"] for c in page}
     return section, people, {name: ids[ev["id"]] for name, ev in bad.items()}
