@@ -26,6 +26,7 @@ SERVER = [
     "jinja2>=3.1.0",        # the floor the web pages are tested on
     "python-multipart>=0.0.9",  # form posts (login, case steps) through Starlette
     "openpyxl>=3.1.0",      # the floor the CSV/XLSX exports are tested on
+    "chinese-calendar>=1.11.0",  # the State Council holiday and 调休 calendar for working-day deadlines
 ]
 TEST = [
     "pytest>=8",

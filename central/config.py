@@ -12,6 +12,7 @@ exists, else the embedded defaults.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import typing
@@ -48,6 +49,17 @@ def _addresses(v: list) -> str | None:
             ipaddress.ip_network(str(item), strict=False)
         except ValueError:
             return 'a list of IP addresses or networks, like ["127.0.0.1", "10.0.0.0/8"]'
+    return None
+
+
+def _dates(v: list) -> str | None:
+    from datetime import date
+
+    for item in v:
+        try:
+            date.fromisoformat(str(item))
+        except ValueError:
+            return f'a list of dates like "2027-01-01" ({item!r} is not one)'
     return None
 
 
@@ -96,6 +108,10 @@ class Settings:
     port: int = key(8080, check=_port)
     timezone: str = key("Asia/Shanghai", check=_tz)
     rectify_days: int = key(5, check=_positive)
+    rectify_day_kind: str = key("natural", choices=["natural", "working"],
+                                doc="case deadlines in natural days or State Council working days")
+    extra_holidays: list = key([], check=_dates, doc="YYYY-MM-DD days off beyond the holiday calendar")
+    extra_workdays: list = key([], check=_dates, doc="YYYY-MM-DD working days beyond the holiday calendar")
     max_batch_events: int = key(500, check=lambda v: None if 1 <= v <= 10000 else "1..10000")
     max_body_bytes: int = key(1048576, check=_positive)
     max_inflight_batches: int = key(32, check=_positive,
@@ -116,6 +132,14 @@ class Settings:
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @functools.cached_property
+    def deadlines(self):
+        """The case deadline rule (:class:`central.workdays.Deadlines`)."""
+        from .workdays import Deadlines, WorkCalendar
+
+        return Deadlines(self.rectify_days, self.rectify_day_kind, self.tz,
+                         WorkCalendar(self.extra_holidays, self.extra_workdays))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -126,7 +126,7 @@ cases = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("rating_id", sa.String(64), nullable=False, unique=True),
     sa.Column("device_id", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
     sa.Column("satisfaction", sa.SmallInteger, nullable=False),
     sa.Column("section", sa.Text, nullable=False),
     sa.Column("window_no", sa.Text, nullable=False),
@@ -136,6 +136,12 @@ cases = sa.Table(
     sa.Column("opened_at", sa.DateTime, nullable=False),
     sa.Column("deadline", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # The closed loop v2 (central.workflow): a plan's due date, the reminder time,
+    # whether the rating left a phone and whether a follow-up reached the citizen.
+    sa.Column("due_date", sa.Date),
+    sa.Column("due_soon_at", sa.DateTime),
+    sa.Column("has_phone", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reached", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_cases_state_deadline", "state", "deadline"),
 )
 
@@ -143,11 +149,41 @@ case_transitions = sa.Table(
     "case_transitions", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
-    sa.Column("from_state", sa.String(16)),
-    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("from_state", sa.String(32)),
+    sa.Column("to_state", sa.String(32), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("data", sa.Text),  # JSON: reasons, due_date, attachment_ids of that step
+)
+
+#: 回访: follow-up contacts with the citizen of a case.
+case_followups = sa.Table(
+    "case_followups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("reached", sa.Boolean, nullable=False),
+    sa.Column("satisfied", sa.String(8), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+#: Files of a case (written report, formal document, photo), kept in the database
+#: under a generated id: no file name chosen by a user ever becomes a path.
+case_attachments = sa.Table(
+    "case_attachments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("content_type", sa.String(32), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.Text, nullable=False),
+    sa.Column("uploaded_at", sa.DateTime, nullable=False),
 )
 
 users = sa.Table(
@@ -170,7 +206,9 @@ sessions = sa.Table(
 )
 
 #: Daily counts maintained in the ingest transaction; ``level`` 0 = unrated.
-#: ``count`` leaves out invalidated cases; ``unrectified`` counts open+verified cases.
+#: ``count`` leaves out invalidated cases; ``unrectified`` / ``rectified`` count the valid
+#: 差评 not rectified / rectified (central.workflow), ``phoned`` those with a phone and
+#: ``reached`` those of them whose follow-up reached the citizen.
 rollup_daily = sa.Table(
     "rollup_daily", metadata,
     sa.Column("day", sa.Date, primary_key=True),
@@ -181,6 +219,9 @@ rollup_daily = sa.Table(
     sa.Column("misuse", sa.Boolean, primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("unrectified", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rectified", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("phoned", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reached", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 
@@ -196,6 +237,9 @@ rollup_monthly = sa.Table(
     sa.Column("misuse", sa.Boolean, primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("unrectified", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rectified", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("phoned", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reached", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 

@@ -30,6 +30,7 @@ from .db import case_transitions, cases, events, is_sqlite, rating_details, rati
 from .registry import Registration, registration
 from .rollups import local_day, rollup_add
 from .wire import Event, EventError, Result, validate_event
+from .workdays import Deadlines
 
 _sqlite_write_lock = threading.Lock()
 #: PostgreSQL deadlock / serialization failure between concurrent writers
@@ -37,7 +38,8 @@ _RETRYABLE = ("40P01", "40001")
 
 
 def ingest_with_retry(engine: Engine, device: DeviceIdentity, batch: dict[str, Any], *,
-                      received_at: datetime, tz: ZoneInfo, rectify_days: int, attempts: int = 4) -> list[Result]:
+                      received_at: datetime, tz: ZoneInfo, rectify_days: int | Deadlines,
+                      attempts: int = 4) -> list[Result]:
     """:func:`ingest`, retried when PostgreSQL picks this transaction as a deadlock victim."""
     for attempt in range(attempts):
         try:
@@ -51,8 +53,9 @@ def ingest_with_retry(engine: Engine, device: DeviceIdentity, batch: dict[str, A
 
 
 def ingest(engine: Engine, device: DeviceIdentity, batch: dict[str, Any], *, received_at: datetime,
-           tz: ZoneInfo, rectify_days: int) -> list[Result]:
-    """Validate and store a batch's events; one :class:`Result` per event, in order."""
+           tz: ZoneInfo, rectify_days: int | Deadlines) -> list[Result]:
+    """Validate and store a batch's events; one :class:`Result` per event, in order.
+    ``rectify_days`` is a number of natural days or the server's deadline rule."""
     results: list[Result | None] = [None] * len(batch["events"])
     valid = _validate(batch, results, received_at)
     if valid:
@@ -97,7 +100,8 @@ def _validate(batch: dict[str, Any], results: list[Result | None], received_at: 
 
 
 def _store(conn: Connection, device: DeviceIdentity, valid: list[tuple[int, Event]],
-           results: list[Result | None], received_at: datetime, tz: ZoneInfo, rectify_days: int) -> set[str]:
+           results: list[Result | None], received_at: datetime, tz: ZoneInfo,
+           rectify_days: int | Deadlines) -> set[str]:
     ok = _check_details(conn, device, valid, results)
     if not ok:
         return set()
@@ -110,6 +114,9 @@ def _store(conn: Connection, device: DeviceIdentity, valid: list[tuple[int, Even
     bulk_insert(conn, unrated, rows["unrated"])
     open_cases(conn, rows["cases"], received_at)
     rollup_add(conn, rows["deltas"])
+    from .cases import note_phones
+    note_phones(conn, [r["rating_id"] for r in rows["details"] if r["phone"]]
+                + [r["rating_id"] for r in rows["cases"]])
     return inserted
 
 
@@ -174,8 +181,9 @@ def _insert_events(conn: Connection, device: DeviceIdentity, ok: list[tuple[int,
 
 
 def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_at: datetime, tz: ZoneInfo,
-          rectify_days: int) -> dict[str, Any]:
+          rectify_days: int | Deadlines) -> dict[str, Any]:
     """The rows of each table for the new events, and the rollup deltas."""
+    deadlines = rectify_days if isinstance(rectify_days, Deadlines) else Deadlines(rectify_days, "natural", tz)
     out: dict[str, Any] = {"ratings": [], "details": [], "unrated": [], "cases": [], "deltas": {}}
     deltas: dict[tuple, list[int]] = out["deltas"]
     for ev in new:
@@ -207,8 +215,8 @@ def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_
             d[1] += 1
             out["cases"].append({
                 "rating_id": ev.id, "state": "open", "satisfaction": f["satisfaction"], "rated_at": ev.at,
-                "opened_at": received_at, "deadline": ev.at + timedelta(days=rectify_days),
-                "updated_at": received_at, **where})
+                "opened_at": received_at, "deadline": (deadline := deadlines.for_rating(ev.at)),
+                "due_soon_at": deadlines.due_soon_at(deadline), "updated_at": received_at, **where})
     return out
 
 

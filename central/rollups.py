@@ -1,9 +1,11 @@
 """The daily and monthly rollups the statistics read (docs/api.md).
 
 Ingest adds every new rating and unrated prompt; a case transition moves a
-差评 in or out of ``unrectified`` (or out of the counts, when it is found
-invalid). Both call :func:`rollup_add` inside their own transaction, so the
-aggregates are exact whatever runs at the same time.
+差评 between ``unrectified`` and ``rectified`` (or out of the counts, when it is
+found invalid); a phone arriving with a rating's detail and a follow-up that
+reaches the citizen move ``phoned`` and ``reached`` (``followup_rate``). All
+call :func:`rollup_add` inside their own transaction, so the aggregates are
+exact whatever runs at the same time.
 """
 
 from __future__ import annotations
@@ -30,21 +32,27 @@ def local_day(t: datetime, tz: ZoneInfo) -> date:
     return _quarter_day(t.replace(minute=t.minute - t.minute % 15, second=0, microsecond=0), tz)
 
 
+#: The counts of a rollup cell, in the order of a delta list (a shorter list leaves
+#: the rest alone): ratings, valid 差评 not rectified, rectified, with a phone, and
+#: those of them reached by a follow-up.
+ROLLUP_COUNTS = ("count", "unrectified", "rectified", "phoned", "reached")
+
+
 def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
-    """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified]}``
-    to the daily and monthly rollups (keys sorted so concurrent writers lock rows
-    in one order)."""
+    """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified,
+    rectified, phoned, reached]}`` to the daily and monthly rollups (keys sorted so
+    concurrent writers lock rows in one order)."""
+    n = len(ROLLUP_COUNTS)
     monthly: dict[tuple, list[int]] = {}
     for k, v in deltas.items():
-        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0, 0])
-        m[0] += v[0]
-        m[1] += v[1]
+        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0] * n)
+        for i, x in enumerate(v):
+            m[i] += x
     for table, first, cells in ((rollup_daily, "day", deltas), (rollup_monthly, "month", monthly)):
         key = (first,) + ROLLUP_KEY[1:]
-        rows = [dict(zip(key, k, strict=True)) | {"count": v[0], "unrectified": v[1]}
+        rows = [dict(zip(key, k, strict=True)) | dict(zip(ROLLUP_COUNTS, list(v) + [0] * (n - len(v)), strict=True))
                 for k, v in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
-                if v[0] or v[1]]
+                if any(v)]
         bulk_insert(conn, table, rows,
                     suffix=f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-                           f"count = {table.name}.count + excluded.count, "
-                           f"unrectified = {table.name}.unrectified + excluded.unrectified")
+                           + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in ROLLUP_COUNTS))

@@ -9,7 +9,7 @@ not on the number of ratings.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py uses it from here)
 from kiosk.levels import Level
 
+from .auth import utcnow
 from .db import cases, rating_details, ratings, rollup_daily, rollup_monthly
 from .timefmt import rfc3339
 
@@ -30,6 +31,10 @@ class Totals(BaseModel):
     bad_unrectified: int = 0
     good_rate: float | None = None
     unrated: int = 0
+    rectified: int = 0
+    rectify_rate: float | None = None
+    overdue: int = 0
+    followup_rate: float | None = None
 
 
 class Group(Totals):
@@ -68,12 +73,16 @@ def split_range(from_: date, to: date) -> tuple[list[tuple[date, date]], tuple[d
     return days, (first_full, last_full)
 
 
+_CASE_COUNTS = ("rectified", "phoned", "reached")
+
+
 def _empty() -> dict[str, Any]:
     return {"count": 0, "levels": {str(w): 0 for w in (5, 4, 3, 2, 1)}, "bad": 0,
-            "bad_unrectified": 0, "good_rate": None, "unrated": 0}
+            "bad_unrectified": 0, "good_rate": None, "unrated": 0, "rectified": 0, "rectify_rate": None,
+            "overdue": 0, "followup_rate": None, "phoned": 0, "reached": 0}
 
 
-def _add(acc: dict[str, Any], level: int, count: int, unrectified: int) -> None:
+def _add(acc: dict[str, Any], level: int, count: int, unrectified: int, cases: tuple[int, ...] = (0, 0, 0)) -> None:
     if level == 0:
         acc["unrated"] += count
         return
@@ -82,12 +91,21 @@ def _add(acc: dict[str, Any], level: int, count: int, unrectified: int) -> None:
     if level <= 2:
         acc["bad"] += count
         acc["bad_unrectified"] += unrectified
+        for name, n in zip(_CASE_COUNTS, cases, strict=True):
+            acc[name] += n
 
 
 def _finish(acc: dict[str, Any]) -> dict[str, Any]:
+    """Rates from the counts: 好评率, 整改率 (rectified / valid 差评) and 回访率
+    (reached / valid 差评 with a phone); null when the denominator is 0."""
     if acc["count"]:
         good = sum(acc["levels"][k] for k in ("5", "4", "3"))
         acc["good_rate"] = round(good / acc["count"], 6)
+    if acc["bad"]:
+        acc["rectify_rate"] = round(acc["rectified"] / acc["bad"], 6)
+    phoned, reached = acc.pop("phoned"), acc.pop("reached")
+    if phoned:
+        acc["followup_rate"] = round(reached / phoned, 6)
     return acc
 
 
@@ -97,7 +115,8 @@ def _cells(conn: Connection, table: sa.Table, first: sa.Column, lo: date, hi: da
     key = {"section": c.section, "window": c.window_no, "staff": c.staff_no, "day": first}.get(group_by)
     key = key if key is not None else sa.literal("")
     stmt = (sa.select(key.label("key"), c.level, sa.func.sum(c.count).label("n"),
-                      sa.func.sum(c.unrectified).label("u"))
+                      sa.func.sum(c.unrectified).label("u"),
+                      *(sa.func.sum(c[name]).label(name) for name in _CASE_COUNTS))
             .where(first >= lo, first <= hi))
     for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
         if value is not None:
@@ -110,12 +129,14 @@ def _cells(conn: Connection, table: sa.Table, first: sa.Column, lo: date, hi: da
 
 def query(conn: Connection, from_: date, to: date, *, section: str | None = None,
           window: str | None = None, staff_no: str | None = None, group_by: str | None = None,
-          include_misuse: bool = False) -> dict[str, Any]:
+          include_misuse: bool = False, now: datetime | None = None) -> dict[str, Any]:
     """The stats document for the inclusive local-date range ``from_``..``to``.
 
     Whole months are read from ``rollup_monthly`` (unless grouping by day), the
-    days around them from ``rollup_daily``.
+    days around them from ``rollup_daily``; ``overdue`` (which moves with the clock)
+    is counted from the cases at ``now``.
     """
+    from .cases import overdue_counts
     if group_by == "day":
         day_ranges, months = [(from_, to)], None
     else:
@@ -129,10 +150,17 @@ def query(conn: Connection, from_: date, to: date, *, section: str | None = None
         for row in _cells(conn, table, first, lo, hi, section=section, window=window, staff_no=staff_no,
                           group_by=group_by, include_misuse=include_misuse):
             n, u = int(row.n or 0), int(row.u or 0)
-            _add(total, row.level, n, u)
+            more = tuple(int(getattr(row, name) or 0) for name in _CASE_COUNTS)
+            _add(total, row.level, n, u, more)
             if group_by:
                 k = row.key.isoformat() if isinstance(row.key, date) else str(row.key)
-                _add(groups.setdefault(k, _empty()), row.level, n, u)
+                _add(groups.setdefault(k, _empty()), row.level, n, u, more)
+    late = overdue_counts(conn, from_, to, now=now or utcnow(), key=group_by, section=section, window=window,
+                          staff_no=staff_no)
+    total["overdue"] = sum(late.values())
+    for k, n in late.items():
+        if k in groups:
+            groups[k]["overdue"] = n
     out_groups = []
     for k in sorted(groups):
         g = _finish(groups[k])

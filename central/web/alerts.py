@@ -81,8 +81,9 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
             .order_by(cases.c.id).limit(1000)).scalars().all()
         due_ids = conn.execute(
             sa.select(cases.c.id).where(
-                cases.c.state.in_(cases_mod.UNRECTIFIED), cases.c.deadline > now,
-                cases.c.deadline <= now + timedelta(hours=cfg.due_soon_hours),
+                cases.c.state.not_in(cases_mod.NOT_OVERDUE), cases.c.deadline > now,
+                # one working day before the deadline (central.workdays), or within due_soon_hours
+                sa.or_(cases.c.due_soon_at <= now, cases.c.deadline <= now + timedelta(hours=cfg.due_soon_hours)),
                 ~sa.exists().where(have.kind == DUE_SOON, have.case_id == cases.c.id))
             .order_by(cases.c.id).limit(1000)).scalars().all()
         rows = ([{"kind": NEW_BAD, "case_id": i, "created_at": now, "payload": "", "attempts": 0, "next_at": now}

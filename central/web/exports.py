@@ -26,9 +26,10 @@ from ..stats import RATING_COLUMNS
 #: The most rows one ratings export holds (the same cap as the API's CSV).
 MAX_ROWS = 100_000
 
-STATS_COLUMNS = ("key", "count", "5", "4", "3", "2", "1", "bad", "bad_unrectified", "good_rate", "unrated")
+STATS_COLUMNS = ("key", "count", "5", "4", "3", "2", "1", "bad", "bad_unrectified", "good_rate", "unrated",
+                 "rectified", "rectify_rate", "overdue", "followup_rate")
 STATS_HEADER_ZH = ("分组", "评价数", "非常满意", "满意", "基本满意", "不满意", "非常不满意", "差评数",
-                   "差评未整改数", "好评率", "未评价")
+                   "差评未整改数", "好评率", "未评价", "差评已整改数", "差评整改率", "超期未整改数", "实名差评回访率")
 
 
 #: The first characters that make a spreadsheet program read a cell as a formula
@@ -62,7 +63,9 @@ def stats_rows(doc: dict[str, Any]) -> list[list[Any]]:
     out = []
     for g in doc["groups"] + [{"key": "TOTAL", **doc["total"]}]:
         out.append([g["key"], g["count"], *(g["levels"][k] for k in ("5", "4", "3", "2", "1")), g["bad"],
-                    g["bad_unrectified"], "" if g["good_rate"] is None else g["good_rate"], g["unrated"]])
+                    g["bad_unrectified"], "" if g["good_rate"] is None else g["good_rate"], g["unrated"],
+                    g["rectified"], "" if g["rectify_rate"] is None else g["rectify_rate"], g["overdue"],
+                    "" if g["followup_rate"] is None else g["followup_rate"]])
     return out
 
 

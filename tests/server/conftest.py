@@ -62,15 +62,19 @@ class Api:
         assert r.status_code == 200, r.text
         return r.json()["results"]
 
+    def new_user(self, role: str, prefix: str | None = None) -> dict[str, str]:
+        """Headers of a new logged-in user with ``role``, named ``prefix-…``."""
+        username = f"{prefix or role}-{uuid.uuid4().hex[:6]}"
+        add_user(self.db_url, username, PASSWORD, role)
+        r = requests.post(self.url + "/api/v1/login", json={"username": username, "password": PASSWORD},
+                          timeout=10)
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
     def as_role(self, role: str) -> dict[str, str]:
         """Headers of a logged-in user with ``role`` (created on first use)."""
         if role not in self._sessions:
-            username = f"{role}-{uuid.uuid4().hex[:6]}"
-            add_user(self.db_url, username, PASSWORD, role)
-            r = requests.post(self.url + "/api/v1/login", json={"username": username, "password": PASSWORD},
-                               timeout=10)
-            assert r.status_code == 200, r.text
-            self._sessions[role] = {"Authorization": f"Bearer {r.json()['token']}"}
+            self._sessions[role] = self.new_user(role)
         return self._sessions[role]
 
     def get(self, path: str, role: str | None = None, **kw) -> requests.Response:

@@ -20,10 +20,12 @@ def _case_of(api, rating_id: str) -> int:
 
 
 def _move(api, case_id: int, *states: str) -> None:
+    """Steps by one supervisor; ``invalid`` is requested by one and approved by another (§9)."""
     for to in states:
-        r = api.post(f"/api/v1/cases/{case_id}/transition", role="supervisor",
-                     json={"to": to, "note": f"→ {to}"})
-        assert r.status_code == 200, r.text
+        steps = [("invalid_requested", "supervisor"), ("invalid", "admin")] if to == "invalid" else [(to, "supervisor")]
+        for step, role in steps:
+            r = api.post(f"/api/v1/cases/{case_id}/transition", role=role, json={"to": step, "note": f"→ {step}"})
+            assert r.status_code == 200, r.text
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,8 @@ def test_totals(api, known):
     s = api.stats(**{"from": DAY, "to": DAY, "section": known})
     assert s["from"] == DAY and s["to"] == DAY
     assert s["total"] == {"count": 7, "levels": {"5": 3, "4": 1, "3": 1, "2": 1, "1": 1}, "bad": 2,
-                          "bad_unrectified": 1, "good_rate": pytest.approx(5 / 7, abs=1e-6), "unrated": 3}
+                          "bad_unrectified": 1, "good_rate": pytest.approx(5 / 7, abs=1e-6), "unrated": 3,
+                          "rectified": 1, "rectify_rate": 0.5, "overdue": 1, "followup_rate": None}
     assert s["groups"] == []
 
 
@@ -73,7 +76,8 @@ def test_group_by(api, known):
     assert by_window["1"]["bad_unrectified"] == 1 and by_window["1"]["unrated"] == 2
     assert by_window["1"]["good_rate"] == pytest.approx(4 / 6, abs=1e-6)
     assert by_window["2"] == {"key": "2", "count": 1, "levels": {"5": 1, "4": 0, "3": 0, "2": 0, "1": 0},
-                              "bad": 0, "bad_unrectified": 0, "good_rate": 1.0, "unrated": 1}
+                              "bad": 0, "bad_unrectified": 0, "good_rate": 1.0, "unrated": 1,
+                              "rectified": 0, "rectify_rate": None, "overdue": 0, "followup_rate": None}
     by_staff = {g["key"]: g["count"] for g in api.stats(**base, group_by="staff")["groups"]}
     assert by_staff == {"A1": 6, "B2": 1}
     by_day = api.stats(**base, group_by="day")["groups"]
@@ -89,7 +93,8 @@ def test_filters(api, known):
     assert api.stats(**{"from": "2026-11-11", "to": "2026-11-30", "section": known})["total"]["count"] == 0
     empty = api.stats(**base, window="nope")["total"]
     assert empty == {"count": 0, "levels": {"5": 0, "4": 0, "3": 0, "2": 0, "1": 0}, "bad": 0,
-                     "bad_unrectified": 0, "good_rate": None, "unrated": 0}
+                     "bad_unrectified": 0, "good_rate": None, "unrated": 0, "rectified": 0,
+                     "rectify_rate": None, "overdue": 0, "followup_rate": None}
 
 
 def test_timezone_day_boundary(api):

@@ -59,7 +59,8 @@ def test_stats_exports_match_the_api(site):
         rows = list(openpyxl.load_workbook(io.BytesIO(r.content))["stats"].iter_rows(values_only=True))
         assert rows[0][:3] == ("分组", "评价数", "非常满意")
         want = [[g["key"], g["count"], *(g["levels"][k] for k in "54321"), g["bad"], g["bad_unrectified"],
-                 g["good_rate"], g["unrated"]] for g in api["groups"] + [{"key": "TOTAL", **api["total"]}]]
+                 g["good_rate"], g["unrated"], g["rectified"], g["rectify_rate"], g["overdue"], g["followup_rate"]]
+                for g in api["groups"] + [{"key": "TOTAL", **api["total"]}]]
         assert [list(row) for row in rows[1:]] == want
         c = s.get(site.url + "/export/stats.csv", params={**rng, "group_by": group_by})
         lines = list(csv.reader(io.StringIO(c.content.decode("utf-8-sig"))))

@@ -101,7 +101,7 @@ async def _process(request: Request, dev: DeviceIdentity, body: bytes, received_
         return error(403, f"device_id {batch['device_id']!r} is not the device of this token")
     t_ingest = time.perf_counter()
     results = await run_in_threadpool(ingest_with_retry, get_engine(request), dev, batch, received_at=received_at,
-                                      tz=settings.tz, rectify_days=settings.rectify_days)
+                                      tz=settings.tz, rectify_days=settings.deadlines)
     t_ingest = time.perf_counter() - t_ingest
     metrics.inc("kiosk_batches_total", status="200")
     for status, n in count_statuses(results).items():

@@ -24,8 +24,7 @@ from ...db import rollup_daily
 from .. import csrf, i18n
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATE_EN = {"open": "Open", "verified": "Verified", "rectified": "Rectified", "fed_back": "Answered",
-            "invalid": "Invalid"}
+STATE_EN = cases_mod.STATE_EN
 PAGE_SIZE = 50
 
 
