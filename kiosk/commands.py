@@ -10,8 +10,8 @@ import re
 import signal
 import sys
 import threading
-from typing import Any
 import time
+from typing import Any
 
 
 def register(sub) -> None:
