@@ -176,7 +176,8 @@ def redeem_enroll_code(engine: Engine, code: str) -> tuple[DeviceIdentity, str] 
         if row is None:
             return None
         token = issue_device_token(conn, row.device_id)
-        dev = conn.execute(sa.select(devices).where(devices.c.device_id == row.device_id)).first()
+        # make_enroll_code registered the device and devices are never deleted: exactly one row
+        dev = conn.execute(sa.select(devices).where(devices.c.device_id == row.device_id)).one()
         return DeviceIdentity(dev.device_id, dev.window_no, dev.section, dev.staff_no), token
 
 

@@ -9,6 +9,7 @@ way SQLAlchemy itself stores them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,12 +30,12 @@ def _sqlite_converter(column: sa.Column):
     return None
 
 
-def _repeating(fn):
+def _repeating(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``fn`` for a column whose rows often repeat the value just seen (one
     received_at, one day for a whole batch): that value is converted once."""
     last: list[Any] = [None, None]
 
-    def convert(v):
+    def convert(v: Any) -> Any:
         if v is last[0]:
             return last[1]
         out = None if v is None else fn(v)
@@ -80,8 +81,8 @@ def bulk_insert(conn, table: sa.Table, rows: list[dict], *, suffix: str = "",
     for i in range(0, len(rows), chunk):
         part = rows[i:i + chunk]
         sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES " + ", ".join([one] * len(part)) + tail
-        params = [f(r[c]) if f else r[c] for r in part for c, f in convert]
-        res = conn.exec_driver_sql(sql, tuple(params))
+        values = [f(r[c]) if f else r[c] for r in part for c, f in convert]
+        res = conn.exec_driver_sql(sql, tuple(values))
         if returning:
             out.extend(tuple(x) for x in res)
     return out
@@ -94,7 +95,10 @@ def pg_insert(table: sa.Table, rows: list[dict], tail: str = "") -> tuple[str, t
     array element). A column with one value in every row (the device, the
     receive time, often the window and staff) is sent once, as a scalar."""
     cols = list(rows[0])
-    scalars, arrays, names, picks = [], [], [], []
+    scalars: list[Any] = []
+    arrays: list[tuple[str, list[Any]]] = []
+    names: list[str] = []
+    picks: list[str] = []
     for c in cols:
         values = [r[c] for r in rows]
         kind = _pg_array(table.c[c])

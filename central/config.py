@@ -155,7 +155,12 @@ def _section(name: str, cls: type) -> Section:
     for f in fields(cls):
         if "check" not in f.metadata:
             continue  # a sub-table
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: a setting needs a default")
         keys.append(Key(f.name, typing.get_origin(hints[f.name]) or hints[f.name], default,
                         choices=f.metadata["choices"], check=f.metadata["check"], doc=f.metadata["doc"]))
     return Section(name, keys)

@@ -188,6 +188,7 @@ def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_
     deltas: dict[tuple, list[int]] = out["deltas"]
     for ev in new:
         f = ev.fields
+        assert ev.at is not None, "_validate sets the time of every event it passes"
         if ev.type == "rating_detail":
             out["details"].append({"event_id": ev.id, "rating_id": f["rating_id"],
                                    "reasons": json.dumps(f["reasons"]), "comment": f["comment"],

@@ -112,7 +112,8 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
 def _cells(conn: Connection, table: sa.Table, first: sa.Column, lo: date, hi: date, *, section, window,
            staff_no, group_by, include_misuse):
     c = table.c
-    key = {"section": c.section, "window": c.window_no, "staff": c.staff_no, "day": first}.get(group_by)
+    key: sa.ColumnElement[Any] | None = {"section": c.section, "window": c.window_no, "staff": c.staff_no,
+                                         "day": first}.get(group_by)
     key = key if key is not None else sa.literal("")
     stmt = (sa.select(key.label("key"), c.level, sa.func.sum(c.count).label("n"),
                       sa.func.sum(c.unrectified).label("u"),
@@ -218,10 +219,10 @@ def list_ratings(conn: Connection, from_: date | None, to: date | None, *, secti
     rows = conn.execute(stmt).all()
     details: dict[str, Any] = {}
     if rows:
-        for d in conn.execute(sa.select(rating_details)
-                              .where(rating_details.c.rating_id.in_([r.event_id for r in rows]))
-                              .order_by(rating_details.c.created_at)):
-            details[d.rating_id] = d
+        for detail in conn.execute(sa.select(rating_details)
+                                   .where(rating_details.c.rating_id.in_([r.event_id for r in rows]))
+                                   .order_by(rating_details.c.created_at)):
+            details[detail.rating_id] = detail
     out = []
     for r in rows:
         d = details.get(r.event_id)

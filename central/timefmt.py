@@ -6,6 +6,15 @@ Every time column holds naive UTC; every answer shows it one way.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
+
+
+@overload
+def rfc3339(t: datetime, timespec: str = ...) -> str: ...
+@overload
+def rfc3339(t: None, timespec: str = ...) -> None: ...
+@overload
+def rfc3339(t: datetime | None, timespec: str = ...) -> str | None: ...
 
 
 def rfc3339(t: datetime | None, timespec: str = "milliseconds") -> str | None:

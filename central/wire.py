@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from kiosk.events import RATING, RATING_DETAIL, SOURCES, TYPES, UNRATED
 from kiosk.levels import REASON_BY_CODE
@@ -102,7 +102,7 @@ def parse_batch(body: bytes, max_events: int) -> dict[str, Any]:
 
 # --- events -------------------------------------------------------------------
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -213,6 +213,7 @@ def validate_event(ev: Any) -> Event:
     if not isinstance(synced, bool):
         raise EventError(f"clock_synced: expected true or false, got {_show(synced)}")
     boot_id = _str(ev, "boot_id", max_len=64)
+    assert boot_id is not None, "boot_id is neither nullable nor optional: _str raised"
     mono = ev.get("mono_ms")
     if mono.__class__ is not int or not 0 <= mono < _MAX_MONO:  # exactly int: not a bool
         raise EventError(f"mono_ms: expected an integer >= 0, got {_show(mono)}")

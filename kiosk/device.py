@@ -223,7 +223,7 @@ class Device:
     def view(self) -> Answer:
         return self.submit(self.session.view)
 
-    def set_paused(self, paused: bool) -> Future:
+    def set_paused(self, paused: bool) -> Answer:
         """暂停服务 on or off; Future[View]."""
         return self.submit(self.session.set_paused, paused)
 

@@ -147,6 +147,7 @@ def provision(server: str, code: str, config_path: str | os.PathLike | None = No
         from .local_api import ensure_token_file, token_location
 
         api_token = token_location(cfg)
+        assert api_token is not None, "token_location is None only when [local_api] token is set inline"
         ensure_token_file(api_token)
         updates["local_api"] = {"token_file": str(api_token)}
     text = set_toml_keys(existing, updates)

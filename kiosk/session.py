@@ -454,6 +454,7 @@ class Session:
         if state is State.THANKS and self._ready_at is not None:
             # free mode: thanks lasts until the cooldown is over, so the rating
             # screen comes back only when its buttons count (the same float: no gap)
+            assert self._deadline is not None, "thanks always lasts thanks_seconds"
             self._deadline = max(self._deadline, self._ready_at)
         self._thanks_level = level
         self._notify()

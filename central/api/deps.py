@@ -11,7 +11,7 @@ client address only for those).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.engine import Engine
@@ -113,7 +113,7 @@ def over_tls(request: Request) -> bool:
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int | None = None,
-               samesite: str = "lax") -> None:
+               samesite: Literal["lax", "strict", "none"] = "lax") -> None:
     """Set an HttpOnly cookie for the whole site, ``Secure`` over HTTPS (or
     always with ``[server] cookie_secure = true``)."""
     secure = get_settings(request).cookie_secure or over_tls(request)

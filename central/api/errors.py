@@ -4,15 +4,17 @@ what to do) and the same text or the details in ``detail``."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("central")
+_E = TypeVar("_E", bound=Exception)
 
 
 def error(status: int, message: str, headers: dict | None = None, detail: Any = None) -> JSONResponse:
@@ -38,8 +40,15 @@ async def _db_down(request: Request, exc: sa.exc.OperationalError) -> JSONRespon
     return error(503, "the database is unavailable, retry later", headers={"Retry-After": "5"})
 
 
+def _on(app: FastAPI, exc_class: type[_E], handler: Callable[[Request, _E], Awaitable[Response]]) -> None:
+    """``app.add_exception_handler`` with the handler's own exception type: Starlette
+    types every handler as taking any Exception, though it calls one only with an
+    instance of the class it was registered for."""
+    app.add_exception_handler(exc_class, cast(Callable[[Request, Exception], Awaitable[Response]], handler))
+
+
 def install(app: FastAPI) -> None:
     """Answer HTTP errors, invalid requests and an unreachable database as above."""
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(sa.exc.OperationalError, _db_down)
+    _on(app, StarletteHTTPException, _http_error)
+    _on(app, RequestValidationError, _validation_error)
+    _on(app, sa.exc.OperationalError, _db_down)

@@ -51,11 +51,14 @@ KEEP_SENT_DAYS = 90
 def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
     if not rows:
         return
+    stmt: sa.Insert
     if is_sqlite(conn):
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.postgresql import insert
-    conn.execute(insert(table).on_conflict_do_nothing(), rows)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        stmt = pg_insert(table).on_conflict_do_nothing()
+    conn.execute(stmt, rows)
 
 
 # --- scanning --------------------------------------------------------------------

@@ -219,6 +219,7 @@ def fontconfig_candidates() -> list[str]:
     found = [p for p in (fontconfig_cjk(),) if p]
     exe = shutil.which("fc-list")
     for lang in ("zh-cn", "zh-tw", "ja") if exe else ():
+        assert exe is not None, "the loop runs only when fc-list was found"
         try:
             out = subprocess.run([exe, f":lang={lang}", "file"], capture_output=True, text=True, timeout=5,
                                  check=False).stdout

@@ -51,6 +51,7 @@ class HeaderBand(Panel):
                 label.bind(font_size=self._cap_message)
 
     def _cap_message(self, *_) -> None:
+        assert self.card is not None, "bound only when the band has a staff card"
         sizes = [lb.font_size for lb in (self.card.name_label, self.card.no_label) if lb.text]
         self.message.max_size = min(sizes) if sizes else 0
 

@@ -27,7 +27,9 @@ def device_row(r, now: datetime, stale_after: timedelta) -> dict[str, Any]:
         state = {}
     if not isinstance(state, dict):
         state = {}
-    hardware = state.get("hardware") if isinstance(state.get("hardware"), dict) else {}
+    hardware = state.get("hardware")
+    if not isinstance(hardware, dict):
+        hardware = {}
     faults = sorted(name for name, h in hardware.items() if isinstance(h, dict) and h.get("ok") is False)
     if r.revoked_at is not None or r.token_hash is None:
         status = "revoked"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -35,7 +35,7 @@ def login_page(request: Request):
 
 
 @router.post("/login")
-async def login_submit(request: Request):
+async def login_submit(request: Request) -> Response:
     data = await form(request)
     nxt = safe_next(data.get("next"))
     secret = request.cookies.get(deps.CSRF_COOKIE)
@@ -66,10 +66,10 @@ async def login_submit(request: Request):
         return again(401, _("用户名或密码错误。", "Wrong username or password."))
     await run_in_threadpool(throttle.succeeded, attempt)
     _user, token, _expires = got
-    resp = RedirectResponse(nxt, status_code=303)
-    deps.set_session_cookie(resp, request, token)
-    deps.delete_cookie(resp, request, deps.CSRF_COOKIE)
-    return resp
+    redirect = RedirectResponse(nxt, status_code=303)
+    deps.set_session_cookie(redirect, request, token)
+    deps.delete_cookie(redirect, request, deps.CSRF_COOKIE)
+    return redirect
 
 
 @router.post("/logout")
