@@ -166,7 +166,7 @@ def get_case(conn: Connection, case_id: int, *, now: datetime, show_phone: bool,
                       "data": json.loads(t.data) if t.data else {}})
     out["transitions"] = steps
     out["state_by"] = next((s["by"] for s in reversed(steps) if s["to"] == r.state), None)
-    learned = next((s["data"]["reasons"] for s in reversed(steps) if s["data"].get("reasons")), [])
+    learned: list[str] = next((s["data"]["reasons"] for s in reversed(steps) if s["data"].get("reasons")), [])
     out["verified_reasons"] = learned
     out["followups"] = followups(conn, case_id)
     out["attachments"] = attachments_mod.listing(conn, case_id)

@@ -84,7 +84,7 @@ def list_context(conn: Connection, user: User, *, view: str, state: str | None, 
     total, rows = cases_mod.list_cases(conn, state=state, overdue=overdue, view=view, me=user.username, now=now,
                                        deadlines=deadlines, limit=limit, offset=offset, **filters)
     approve_n, _ = cases_mod.list_cases(conn, view="approve", me=user.username, now=now, limit=1)
-    by_state = dict(conn.execute(sa.select(cases_table.c.state, sa.func.count())
+    by_state: dict[str, int] = dict(conn.execute(sa.select(cases_table.c.state, sa.func.count())
                                  .group_by(cases_table.c.state)).all())
     overdue_n = conn.execute(sa.select(sa.func.count()).where(
         cases_table.c.state.not_in(cases_mod.NOT_OVERDUE), cases_table.c.deadline < now)).scalar_one()

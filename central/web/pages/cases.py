@@ -26,7 +26,8 @@ def cases_page(request: Request):
         return to_login(request)
     q = request.query_params
     f = filters(request)
-    view = q.get("view") if q.get("view") in cases_mod.VIEWS else "action"
+    asked = q.get("view")
+    view = asked if asked is not None and asked in cases_mod.VIEWS else "action"
     state = q.get("state") if q.get("state") in cases_mod.STATES else None
     overdue = {"1": True, "0": False}.get(q.get("overdue", ""))
     page = page_number(request)
