@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import CentralError
 from .db import case_attachments, cases, write_tx
+from .timefmt import rfc3339
 
 MAX_BYTES = 10 * 1024 * 1024
 #: Content-Type → the signatures its bytes may start with, and the file-name suffix.
@@ -99,7 +100,7 @@ def listing(conn: Connection, case_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(sa.select(*_LISTED).where(case_attachments.c.case_id == case_id)
                         .order_by(case_attachments.c.id))
     return [{"id": r.id, "name": r.name, "content_type": r.content_type, "size": r.size, "sha256": r.sha256,
-             "uploaded_by": r.uploaded_by, "uploaded_at": r.uploaded_at.isoformat(timespec="seconds") + "Z"}
+             "uploaded_by": r.uploaded_by, "uploaded_at": rfc3339(r.uploaded_at, "seconds")}
             for r in rows]
 
 

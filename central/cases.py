@@ -33,6 +33,7 @@ from . import CentralError, workflow
 from . import attachments as attachments_mod
 from .db import case_followups, case_transitions, cases, is_sqlite, rating_details, ratings, write_tx
 from .rollups import rollup_add
+from .timefmt import rfc3339
 from .workdays import Deadlines
 from .workflow import NOT_OVERDUE, RECTIFIED, STATE_EN, STATE_ZH, STATES, UNRECTIFIED  # noqa: F401
 
@@ -56,8 +57,6 @@ class CaseTransitionError(CentralError, ValueError):
         self.status = status
 
 
-def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.isoformat(timespec="milliseconds") + "Z"
 
 
 def is_overdue(state: str, deadline: datetime, now: datetime) -> bool:
@@ -68,8 +67,8 @@ def _case_json(r, now: datetime, deadlines: Deadlines | None) -> dict[str, Any]:
     out = {"id": r.id, "rating_id": r.rating_id, "device_id": r.device_id, "state": r.state,
            "state_zh": STATE_ZH[r.state], "state_en": STATE_EN[r.state], "satisfaction": r.satisfaction,
            "section": r.section, "window_no": r.window_no, "staff_no": r.staff_no, "day": r.day.isoformat(),
-           "rated_at": _iso(r.rated_at), "opened_at": _iso(r.opened_at), "deadline": _iso(r.deadline),
-           "due_date": r.due_date.isoformat() if r.due_date else None, "updated_at": _iso(r.updated_at),
+           "rated_at": rfc3339(r.rated_at), "opened_at": rfc3339(r.opened_at), "deadline": rfc3339(r.deadline),
+           "due_date": r.due_date.isoformat() if r.due_date else None, "updated_at": rfc3339(r.updated_at),
            "overdue": is_overdue(r.state, r.deadline, now), "followed_up": bool(r.reached)}
     if deadlines is not None:
         out["days_left"] = None if r.state in NOT_OVERDUE else deadlines.days_left(r.deadline, now)
@@ -161,7 +160,7 @@ def get_case(conn: Connection, case_id: int, *, now: datetime, show_phone: bool,
     for t in conn.execute(sa.select(case_transitions).where(case_transitions.c.case_id == case_id)
                           .order_by(case_transitions.c.id)):
         zh, en = _step_label(t)
-        steps.append({"from": t.from_state, "to": t.to_state, "by": t.actor, "at": _iso(t.at), "note": t.note,
+        steps.append({"from": t.from_state, "to": t.to_state, "by": t.actor, "at": rfc3339(t.at), "note": t.note,
                       "label_zh": zh, "label_en": en, "to_zh": STATE_ZH.get(t.to_state, t.to_state),
                       "data": json.loads(t.data) if t.data else {}})
     out["transitions"] = steps
@@ -317,9 +316,9 @@ def transition(engine: Engine, case_id: int, body: dict[str, Any], *, actor: str
 def followups(conn: Connection, case_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(sa.select(case_followups).where(case_followups.c.case_id == case_id)
                         .order_by(case_followups.c.at, case_followups.c.id))
-    return [{"id": f.id, "at": _iso(f.at), "method": f.method, "method_zh": METHOD_ZH[f.method],
+    return [{"id": f.id, "at": rfc3339(f.at), "method": f.method, "method_zh": METHOD_ZH[f.method],
              "reached": bool(f.reached), "satisfied": f.satisfied, "satisfied_zh": SATISFIED_ZH[f.satisfied],
-             "note": f.note, "by": f.actor, "created_at": _iso(f.created_at)} for f in rows]
+             "note": f.note, "by": f.actor, "created_at": rfc3339(f.created_at)} for f in rows]
 
 
 def _followup_at(value: Any, now: datetime) -> datetime:

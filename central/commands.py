@@ -240,12 +240,13 @@ def cmd_add_user(args) -> int:
 
 def cmd_enroll_code(args) -> int:
     from .auth import make_enroll_code
+    from .timefmt import rfc3339
 
     settings, engine = _engine(args)
     hours = args.expires_hours if args.expires_hours is not None else settings.enroll_code_hours
     code, expires = make_enroll_code(engine, args.device_id, hours=hours, window=args.window,
                                      section=args.section, staff_no=args.staff_no)
-    print(f"enrolment code for {args.device_id}, valid until {expires.isoformat(timespec='seconds')}Z; "
+    print(f"enrolment code for {args.device_id}, valid until {rfc3339(expires, 'seconds')}; "
           f"on the device: kiosk provision --server URL --code {code}", file=sys.stderr)
     print(code)
     return 0

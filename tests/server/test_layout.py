@@ -44,3 +44,4 @@ def test_each_rule_is_written_once():
     assert _defined(r"^SOURCES\s*=") == []  # the device's kiosk.events.SOURCES is used
     assert _defined(r"^def _positive\b") == []  # kiosk.config's
     assert _defined(r"^def rfc3339\b") == ["timefmt.py"]
+    assert _defined(r"""isoformat\(timespec=[^)]*\)\s*\+\s*["']Z""") == ["timefmt.py"]
