@@ -110,6 +110,8 @@ class Settings:
     rectify_days: int = key(5, check=_positive)
     rectify_day_kind: str = key("natural", choices=["natural", "working"],
                                 doc="case deadlines in natural days or State Council working days")
+    supervision_phone: str = key("", check=lambda v: None if len(v) <= 32 else "at most 32 characters",
+                                 doc="监督电话: the devices show it on the thanks screen after a 差评")
     extra_holidays: list = key([], check=_dates, doc="YYYY-MM-DD days off beyond the holiday calendar")
     extra_workdays: list = key([], check=_dates, doc="YYYY-MM-DD working days beyond the holiday calendar")
     max_batch_events: int = key(500, check=lambda v: None if 1 <= v <= 10000 else "1..10000")
@@ -140,6 +142,17 @@ class Settings:
 
         return Deadlines(self.rectify_days, self.rectify_day_kind, self.tz,
                          WorkCalendar(self.extra_holidays, self.extra_workdays))
+
+    @property
+    def hall_settings(self) -> dict[str, Any]:
+        """What every device's thanks screen says after a 差评: the deadline rule
+        and the supervision phone (sent with each heartbeat answer)."""
+        out: dict[str, Any] = {"rectify_day_kind": self.rectify_day_kind}
+        if self.rectify_days <= 60:  # the device's range for the sentence (kiosk.remote)
+            out["rectify_days"] = self.rectify_days
+        if self.supervision_phone:
+            out["supervision_phone"] = self.supervision_phone
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -80,14 +80,20 @@ def put_settings(engine: Engine, device_id: str, values: Any, actor: str) -> dic
         return get_settings(conn, device_id)
 
 
-def for_heartbeat(conn: Connection, device_id: str) -> dict[str, Any]:
-    """What a heartbeat answer carries: the device's settings, the roster's name
-    for the staff member on duty, and the photo's checksum and address."""
+def for_heartbeat(conn: Connection, device_id: str, hall: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a heartbeat answer carries: the hall's values (``hall``: the deadline
+    rule and the supervision phone, the same for every device) under the device's
+    own settings, the roster's name for the staff member on duty, and the photo's
+    checksum and address. The version changes whenever any of them does."""
     current = get_settings(conn, device_id)
-    if not current["version"]:
+    hall = hall or {}
+    if not current["version"] and not hall:
         return {}
-    values = dict(current["values"])
-    out: dict[str, Any] = {"version": current["version"], "values": values}
+    values = {**hall, **current["values"]}
+    version = str(current["version"] or 0)
+    if hall:
+        version += "-h" + hashlib.sha256(json.dumps(hall, sort_keys=True).encode()).hexdigest()[:8]
+    out: dict[str, Any] = {"version": version, "values": values}
     if values.get("staff_no"):
         person = conn.execute(sa.select(staff.c.name, staff.c.photo_sha256)
                               .where(staff.c.staff_no == values["staff_no"])).first()
@@ -97,7 +103,7 @@ def for_heartbeat(conn: Connection, device_id: str) -> dict[str, Any]:
                 out["staff_photo"] = {"staff_no": values["staff_no"], "sha256": person.photo_sha256,
                                       "url": f"/api/v1/staff/{values['staff_no']}/photo"}
             # the photo changes the answer, so a device re-applies when only the photo changed
-            out["version"] = f"{current['version']}-{(person.photo_sha256 or '')[:12]}-{person.name}"
+            out["version"] = f"{version}-{(person.photo_sha256 or '')[:12]}-{person.name}"
     return out
 
 

@@ -280,10 +280,13 @@ class Device:
 
     def effective(self) -> dict[str, Any]:
         """The settings in force (config overlaid with remote settings)."""
+        from .remote import FOLLOW_UP_KEYS
+
         s = self.session.settings
         return {"window": s.window.window_no, "section": s.window.section, "staff_no": s.window.staff_no,
                 "staff_name": s.window.staff_name, "mode": s.mode, "reasons_for": s.reasons_for,
-                "language": self.extras.get("language"), "staff_photo": self.extras.get("staff_photo")}
+                "language": self.extras.get("language"), "staff_photo": self.extras.get("staff_photo"),
+                **{k: self.extras[k] for k in FOLLOW_UP_KEYS if k in self.extras}}
 
     def _housekeeping(self, force: bool = False) -> None:
         now = self.clock.monotonic()

@@ -34,6 +34,10 @@ _CHOICES = {"mode": ("free", "transaction"), "language": ("zh_CN", "en"), "reaso
             "rectify_day_kind": ("natural", "working")}
 
 
+#: What the thanks screen says after a 差评 (the hall's deadline rule and 监督电话).
+FOLLOW_UP_KEYS = ("rectify_days", "rectify_day_kind", "supervision_phone")
+
+
 def validate(values: Any) -> dict[str, Any]:
     """Check a settings object; raises ValueError naming the first bad key."""
     if not isinstance(values, dict):
@@ -102,5 +106,5 @@ def merge(cfg, remote: dict[str, Any] | None) -> tuple[Settings, dict[str, Any]]
     extras = {"language": values.get("language", extras["language"]),
               "staff_photo": values.get("staff_photo", "" if staff_changed else extras["staff_photo"]),
               "version": remote.get("version"),
-              **{k: values[k] for k in ("rectify_days", "rectify_day_kind", "supervision_phone") if k in values}}
+              **{k: values[k] for k in FOLLOW_UP_KEYS if k in values}}
     return settings, extras

@@ -205,3 +205,47 @@ enabled = false
     rows = [json.loads(r[0]) for r in buf.conn.execute(
         "SELECT payload FROM events WHERE type = 'rating' ORDER BY seq")]
     assert [(e["window_no"], e["staff_no"], e["staff_name"]) for e in rows] == [("B09", "2002", "李四")] * 2
+
+
+def test_the_hall_follow_up_reaches_every_device(tmp_path):
+    """[server] rectify_days / rectify_day_kind / supervision_phone travel with every
+    heartbeat answer, so the thanks screen after a 差评 says what this hall does,
+    also on a device that has no settings of its own."""
+    import subprocess
+
+    from testkit import server as testing
+
+    from .conftest import kiosk_cmd, status_json, write_config
+
+    url = str(tmp_path / "server.db")
+    (tmp_path / "token").write_text(testing.add_device(url, "dev-8", window="A08"))
+    with testing.running_server(url, rectify_days=7, rectify_day_kind="working",
+                                supervision_phone="0531-12345") as server:
+        cfg = write_config(tmp_path / "kiosk.toml", f'''
+[device]
+id = "dev-8"
+window = "A08"
+data_dir = "{tmp_path / 'data'}"
+[sync]
+server = "{server}"
+token_file = "{tmp_path / 'token'}"
+interval_seconds = 0.5
+[local_api]
+enabled = false
+''')
+        device = subprocess.Popen(kiosk_cmd("run", "--headless", "--console", "--config", str(cfg)),
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  text=True)
+        uploader = subprocess.Popen(kiosk_cmd("sync", "--config", str(cfg)), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        try:
+            applied = _wait(lambda: (status_json(cfg).get("settings") or {}).get("supervision_phone")
+                            and status_json(cfg)["settings"])
+        finally:
+            uploader.terminate()
+            device.stdin.close()
+            uploader.wait(20)
+            device.wait(20)
+    assert applied["rectify_days"] == 7 and applied["rectify_day_kind"] == "working"
+    assert applied["supervision_phone"] == "0531-12345"
+    assert applied["window"] == "A08"  # the device's own config stays in force

@@ -202,7 +202,9 @@ def test_heartbeat_stores_latest_state(api):
     assert requests.post(url, json={"pending": 1}, timeout=10).status_code == 401
     r = requests.post(url, json={"version": "0.1.0", "pending": 3, "rejected": 0}, headers=dev.headers, timeout=10)
     assert r.status_code == 200
-    assert r.json()["settings"] == {} and r.json()["server_time"].endswith("Z")
+    # no settings of its own: only the hall's follow-up values (the deadline rule)
+    assert r.json()["settings"]["values"] == {"rectify_days": 5, "rectify_day_kind": "natural"}
+    assert r.json()["server_time"].endswith("Z")
     requests.post(url, json={"version": "0.1.0", "pending": 0}, headers=dev.headers, timeout=10)
     assert requests.post(url, data=b"[1]", headers=dev.headers, timeout=10).status_code == 400
     assert requests.post(url, json={"device_id": "someone-else"}, headers=dev.headers,
