@@ -239,8 +239,14 @@ enabled = false
         uploader = subprocess.Popen(kiosk_cmd("sync", "--config", str(cfg)), stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
         try:
-            applied = _wait(lambda: (status_json(cfg).get("settings") or {}).get("supervision_phone")
-                            and status_json(cfg)["settings"])
+            def follow_up() -> dict:
+                try:  # the device may hold the buffer's write lock just then (start-up)
+                    applied = status_json(cfg).get("settings") or {}
+                except AssertionError:
+                    return {}
+                return applied if applied.get("supervision_phone") else {}
+
+            applied = _wait(follow_up)
         finally:
             uploader.terminate()
             device.stdin.close()
