@@ -78,7 +78,12 @@ class WebSettings:
 
     area_code: str = key("", doc="行政区划代码 for the national-interface export")
     heartbeat_interval_seconds: float = key(30.0, check=_positive)
-    board_refresh_seconds: int = key(30, check=_positive)
+    board_refresh_seconds: int = key(30, check=_positive, doc="the hall board fetches its figures this often")
+    board_rotate_seconds: float = key(10.0, check=_positive,
+                                      doc="the hall board shows each page this long (?interval= overrides)")
+    board_rows: int = key(8, check=lambda v: None if 1 <= v <= 50 else "1..50",
+                          doc="rows per page of the hall board's section / window / staff pages")
+    board_show_staff: bool = key(False, doc="the hall board also rotates through a page per 工号")
     login_max_failures: int = key(5, check=_positive)
     login_window_minutes: float = key(15.0, check=_positive)
 
@@ -121,6 +126,8 @@ class Settings:
     body_timeout_seconds: float = key(10.0, check=_positive,
                                       doc="seconds to receive 1 MiB of a request body; slower gets 408")
     public_stats: bool = key(True)
+    hall_name: str = key("", check=lambda v: None if len(v) <= 64 else "at most 64 characters",
+                         doc="the hall's name, shown on the hall board")
     session_hours: float = key(12.0, check=_positive)
     enroll_code_hours: float = key(24.0, check=_positive)
     cookie_secure: bool = key(False, doc="always mark cookies Secure (they are anyway over HTTPS)")
