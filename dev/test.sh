@@ -49,6 +49,19 @@ echo "== installing the project with its server, kiosk and test extras"
 # (tests/deploy/test_packaging.py).
 PYTHONWARNINGS="ignore:Editable installation" .venv/bin/python -m pip install -q -e '.[all,test]'
 
+# axe-core (npm) for tests/web/test_axe.py, into a cache outside the repository
+export AXE_CORE_DIR="${AXE_CORE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiosk-haochaping/npm}"
+if [ ! -f "$AXE_CORE_DIR/node_modules/axe-core/axe.min.js" ]; then
+  if ! command -v npm >/dev/null; then  # Debian's npm, unless a Node.js install already brings one
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  echo "== installing axe-core into $AXE_CORE_DIR"
+  npm install --prefix "$AXE_CORE_DIR" --no-audit --no-fund --silent axe-core@4 >/dev/null
+fi
+
 export SDL_VIDEODRIVER=offscreen KIVY_NO_ARGS=1 KIVY_NO_CONSOLELOG=1
 export KIVY_HOME="${KIVY_HOME:-$(mktemp -d)}"
 export PATH="$PWD/.venv/bin:$PATH"
