@@ -40,7 +40,7 @@ class FakePlatform:
         self.receipts: Counter[tuple[str, int]] = Counter()  # accepted records per key
         self.already: Counter[tuple[str, int]] = Counter()  # "already exists" answers per key
         self.records: dict[tuple[str, int], dict[str, Any]] = {}
-        self.request_headers: list[dict[str, str]] = []
+        self.request_headers: list[dict[str, str]] = []  # names in lower case
         self.bodies: list[bytes] = []
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -88,10 +88,10 @@ class FakePlatform:
             from central.province.signer import verify
 
             h = self.headers
-            sig = headers.get(h.header_signature, "")
-            if headers.get(h.header_app_id) != h.app_id or not sig or not verify(
-                    self.public_key, sig, h.app_id, headers.get(h.header_timestamp, ""),
-                    headers.get(h.header_nonce, ""), body):
+            sig = headers.get(h.header_signature.lower(), "")
+            if headers.get(h.header_app_id.lower()) != h.app_id or not sig or not verify(
+                    self.public_key, sig, h.app_id, headers.get(h.header_timestamp.lower(), ""),
+                    headers.get(h.header_nonce.lower(), ""), body):
                 return "401", "签名验证失败"
         for item in ("project_no", "pf", "satisfaction", "assess_number", "assess_time"):
             if rec.get(n[item]) in (None, ""):
@@ -129,13 +129,13 @@ class FakePlatform:
                     return
                 with fp.lock:
                     fp.bodies.append(body)
-                    fp.request_headers.append(dict(self.headers))
+                    fp.request_headers.append({k.lower(): v for k, v in self.headers.items()})
                 try:
                     rec = json.loads(body.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError):
                     self._answer(400, {"code": "400", "msg": "请求不是JSON"})
                     return
-                code, msg = fp.check(rec, dict(self.headers), body)
+                code, msg = fp.check(rec, {k.lower(): v for k, v in self.headers.items()}, body)
                 self._answer(200, {"code": code, "msg": msg})
 
             def _answer(self, status: int, data: dict[str, Any]) -> None:
