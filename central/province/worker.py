@@ -147,13 +147,13 @@ class Pusher:
             return 0
         with self.engine.connect() as conn:
             rows = load(conn, ids)
-        done = 0
-        for r in rows:
-            outcome = self._send(r)
-            done += self._finish(r["push_id"], token, outcome)
+        outcomes = []
+        for r in rows:  # the outcomes are written together: one commit per round
+            outcomes.append((r["push_id"], self._send(r)))
             if self._stop.is_set():
                 break
-        return done
+        with write_tx(self.engine) as conn:
+            return sum(self._finish(conn, push_id, token, a) for push_id, a in outcomes)
 
     def _send(self, r: dict[str, Any]) -> Answer | None:
         """None = skipped (no project_no while the profile needs one)."""
@@ -171,7 +171,7 @@ class Pusher:
         self.down_since = (self.down_since or utcnow()) if answer_.down else None
         return answer_
 
-    def _finish(self, push_id: int, token: str, a: Answer | None) -> int:
+    def _finish(self, conn: Connection, push_id: int, token: str, a: Answer | None) -> int:
         o = province_outbox.c
         now = utcnow()
         values: dict[str, Any] = {"claimed_until": None, "claim_token": None, "updated_at": now}
@@ -181,15 +181,14 @@ class Pusher:
             values.update(status=SENT, sent_at=now, last_error=None, reason=a.reason or None)
         elif not a.down:
             values.update(status=REJECTED, reason=a.reason, last_error=a.reason)
-        with write_tx(self.engine) as conn:
-            if a is not None and a.down:
-                attempts = conn.execute(sa.select(o.attempts).where(o.id == push_id)).scalar_one()
-                delay = random.uniform(0.5, 1.0) * exponential(self.cfg.retry_seconds, self.cfg.retry_max_seconds,
-                                                              attempts)
-                values.update(last_error=a.reason, next_attempt_at=now + timedelta(seconds=delay))
-            values["attempts"] = o.attempts + 1 if a is not None else o.attempts
-            res = conn.execute(province_outbox.update().where(o.id == push_id, o.claim_token == token)
-                               .values(**values))
+        if a is not None and a.down:
+            attempts = conn.execute(sa.select(o.attempts).where(o.id == push_id)).scalar_one()
+            delay = random.uniform(0.5, 1.0) * exponential(self.cfg.retry_seconds, self.cfg.retry_max_seconds,
+                                                          attempts)
+            values.update(last_error=a.reason, next_attempt_at=now + timedelta(seconds=delay))
+        values["attempts"] = o.attempts + 1 if a is not None else o.attempts
+        res = conn.execute(province_outbox.update().where(o.id == push_id, o.claim_token == token)
+                           .values(**values))
         return res.rowcount or 0
 
     def _loop(self) -> None:
