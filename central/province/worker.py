@@ -136,6 +136,7 @@ class Pusher:
         self.profile = profiles.get(cfg.profile)
         self.signer = Signer(cfg)
         self.down_since: datetime | None = None
+        self._warned = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -168,8 +169,19 @@ class Pusher:
             answer_ = Answer(False, f"{type(exc).__name__}: {exc}"[:300], down=True)
         else:
             answer_ = judge(self.profile, status, answer)
-        self.down_since = (self.down_since or utcnow()) if answer_.down else None
+        self._note_down(answer_.down)
         return answer_
+
+    def _note_down(self, down: bool) -> None:
+        """Track how long the platform has been unreachable; warn once past ``down_alert_minutes``."""
+        now = utcnow()
+        if not down:
+            self.down_since, self._warned = None, False
+            return
+        self.down_since = self.down_since or now
+        if not self._warned and now - self.down_since >= timedelta(minutes=self.cfg.down_alert_minutes):
+            self._warned = True
+            log.warning("the provincial platform has been unreachable since %s UTC", self.down_since.isoformat())
 
     def _finish(self, conn: Connection, push_id: int, token: str, a: Answer | None) -> int:
         o = province_outbox.c
