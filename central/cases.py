@@ -309,6 +309,9 @@ def transition(engine: Engine, case_id: int, body: dict[str, Any], *, actor: str
                                                       actor=actor, at=now, note=f["note"],
                                                       data=json.dumps(data, ensure_ascii=False) if data else None))
         _move_rollup(conn, r, (r.state, r.has_phone, r.reached), (to, r.has_phone, r.reached))
+        if f.get("reasons"):  # 核实 learned the reasons: a waiting 差评 can be pushed
+            from .province import release
+            release(conn, [r.rating_id], now)
 
 
 # --- follow-ups ----------------------------------------------------------------------

@@ -104,6 +104,39 @@ class AlertSettings:
 
 
 @dataclass
+class ProvinceSettings:
+    """The ``[province]`` table: pushing every rating to the provincial 好差评 platform
+    (docs/province.md)."""
+
+    enabled: bool = key(False)
+    profile: str = key("shandong", choices=["shandong", "zhejiang", "gbt39046"],
+                       doc="field names, code orders and time format of the platform")
+    url: str = key("", check=lambda v: None if not v or v.startswith(("http://", "https://"))
+                   else "an http:// or https:// URL", doc="the platform's rating endpoint")
+    area_code: str = key("", check=lambda v: None if len(v) <= 12 else "at most 12 characters",
+                         doc="行政区划代码 (areaCode)")
+    data_source: str = key("", doc="数据来源 (dataSource) given by the platform")
+    app_id: str = key("", doc="the platform's application id (sent in the app id header)")
+    app_key: str = key("", doc="the platform's application key (sent in the app key header when set)")
+    sign: str = key("none", choices=["none", "sm2"], doc="request signature")
+    private_key_file: str = key("", doc="SM2 private key: 64 hex digits, or a PEM EC private key")
+    public_key_file: str = key("", doc="the platform's SM2 public key (hex or PEM), to check answers")
+    header_app_id: str = key("X-App-Id")
+    header_app_key: str = key("X-App-Key")
+    header_timestamp: str = key("X-Timestamp")
+    header_nonce: str = key("X-Nonce")
+    header_signature: str = key("X-Signature")
+    timeout_seconds: float = key(10.0, check=_positive)
+    poll_seconds: float = key(2.0, check=_positive)
+    batch_size: int = key(50, check=lambda v: None if 1 <= v <= 1000 else "1..1000")
+    lease_seconds: float = key(120.0, check=_positive, doc="a claimed record is free again after this")
+    retry_seconds: float = key(5.0, check=_positive)
+    retry_max_seconds: float = key(900.0, check=_positive)
+    down_alert_minutes: float = key(30.0, check=_positive,
+                                    doc="alert when the platform has been unreachable this long")
+
+
+@dataclass
 class Settings:
     """Everything :func:`central.app.create_app` needs: the ``[server]`` keys,
     ``web`` (``[web]``) and ``alerts`` (``[alerts]``)."""
@@ -137,6 +170,7 @@ class Settings:
     log_level: str = key("info", choices=["debug", "info", "warning", "error"])
     web: WebSettings = field(default_factory=WebSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    province: ProvinceSettings = field(default_factory=ProvinceSettings)
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -187,7 +221,7 @@ def _section(name: str, cls: type) -> Section:
 
 
 SERVER_SCHEMA = Section("", sections=[_section("server", Settings), _section("web", WebSettings),
-                                      _section("alerts", AlertSettings)])
+                                      _section("alerts", AlertSettings), _section("province", ProvinceSettings)])
 
 
 def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
@@ -201,7 +235,8 @@ def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Se
             path = DEFAULT_PATH
     cfg = load_config(path, schema=SERVER_SCHEMA) if path else parse(SERVER_SCHEMA, {})
     settings = Settings(**cfg.server.to_dict(), web=WebSettings(**cfg.web.to_dict()),
-                        alerts=AlertSettings(**cfg.alerts.to_dict()))
+                        alerts=AlertSettings(**cfg.alerts.to_dict()),
+                        province=ProvinceSettings(**cfg.province.to_dict()))
     settings = settings.replace(**overrides)
     if not settings.db:
         from .db import default_sqlite_path

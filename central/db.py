@@ -72,6 +72,14 @@ def _claim_columns() -> tuple[sa.Column, ...]:
             sa.Column("staff_flagged", sa.Boolean, nullable=False, server_default=sa.false()))
 
 
+def _project_columns() -> tuple[sa.Column, ...]:
+    """On ratings and unrated: the 办件 the event carried (``user_name`` is the
+    申请人, personal data; ``user_prop`` 1 个人, 2 法人)."""
+    return (sa.Column("task_code", sa.Text), sa.Column("task_name", sa.Text), sa.Column("dept_code", sa.Text),
+            sa.Column("dept_name", sa.Text), sa.Column("user_name", sa.Text), sa.Column("user_prop", sa.SmallInteger),
+            sa.Column("accept_date", sa.Text), sa.Column("promise_date", sa.Text))
+
+
 ratings = sa.Table(
     "ratings", metadata,
     sa.Column("event_id", sa.String(64), primary_key=True),
@@ -90,7 +98,12 @@ ratings = sa.Table(
     sa.Column("rated_at", sa.DateTime, nullable=False),
     sa.Column("day", sa.Date, nullable=False),
     *_claim_columns(),
+    *_project_columns(),
+    #: 评价次数: the ratings of one project_no numbered 1, 2, … in arrival order (central.province)
+    sa.Column("assess_number", sa.Integer),
     sa.Index("ix_ratings_day", "day"),
+    sa.Index("ux_ratings_project_assess", "project_no", "assess_number", unique=True,
+             sqlite_where=sa.text("project_no IS NOT NULL"), postgresql_where=sa.text("project_no IS NOT NULL")),
 )
 
 rating_details = sa.Table(
@@ -118,6 +131,35 @@ unrated = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("day", sa.Date, nullable=False, index=True),
     *_claim_columns(),
+    *_project_columns(),
+)
+
+#: The last assess_number given to each project_no (its row is locked while a
+#: transaction numbers that project's ratings: concurrent batches never share a number).
+province_counters = sa.Table(
+    "province_counters", metadata,
+    sa.Column("project_no", sa.Text, primary_key=True),
+    sa.Column("last_number", sa.Integer, nullable=False),
+)
+
+#: One push record per rating for the provincial platform (central.province),
+#: written in the rating's transaction. ``claimed_until`` is the lease of the
+#: worker sending it; ``reason`` the platform's answer when it refused.
+province_outbox = sa.Table(
+    "province_outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rating_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_until", sa.DateTime),
+    sa.Column("claim_token", sa.String(32)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Index("ix_province_outbox_due", "status", "next_attempt_at"),
 )
 
 #: 差评工单: one per bad, non-misuse rating.

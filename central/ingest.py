@@ -29,7 +29,7 @@ from .bulk import bulk_insert, pg_insert
 from .db import case_transitions, cases, events, is_sqlite, rating_details, ratings, unrated, write_tx
 from .registry import Registration, registration
 from .rollups import local_day, rollup_add
-from .wire import Event, EventError, Result, validate_event
+from .wire import PROJECT_KEYS, Event, EventError, Result, validate_event
 from .workdays import Deadlines
 
 _sqlite_write_lock = threading.Lock()
@@ -109,8 +109,12 @@ def _store(conn: Connection, device: DeviceIdentity, valid: list[tuple[int, Even
     new = [ev for _, ev in ok if ev.id in inserted]
     reg = registration(conn, device, (ev.fields["staff_no"] for ev in new if ev.type != "rating_detail"))
     rows = _rows(device, reg, new, received_at, tz, rectify_days)
+    from . import province
+    told = [r["rating_id"] for r in rows["details"] if r["reasons"] != "[]" or r["comment"]]
+    province.number_and_enqueue(conn, rows["ratings"], received_at, with_detail=set(told))
     bulk_insert(conn, ratings, rows["ratings"])
     bulk_insert(conn, rating_details, rows["details"])
+    province.release(conn, told, received_at)
     bulk_insert(conn, unrated, rows["unrated"])
     open_cases(conn, rows["cases"], received_at)
     rollup_add(conn, rows["deltas"])
@@ -199,17 +203,17 @@ def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_
         section, window, staff = placed["section"], placed["window_no"], placed["staff_no"]
         where = {"device_id": device.device_id, "window_no": window, "section": section, "staff_no": staff,
                  "day": day}
+        project = _project(f)
         if ev.type == "unrated":
             out["unrated"].append({
-                "event_id": ev.id, "prompt_id": f["prompt_id"], "project_no": f["project_no"],
-                "ticket_no": f["ticket_no"], "staff_name": f["staff_name"], "channel": f["channel"],
-                "at": ev.at, **where, **placed})
+                "event_id": ev.id, "prompt_id": f["prompt_id"], "ticket_no": f["ticket_no"],
+                "staff_name": f["staff_name"], "channel": f["channel"], "at": ev.at, **where, **placed, **project})
             deltas.setdefault((day, section, window, staff, 0, False), [0, 0])[0] += 1
             continue
         out["ratings"].append({
             "event_id": ev.id, "satisfaction": f["satisfaction"], "misuse": f["misuse"], "source": f["source"],
-            "channel": f["channel"], "staff_name": f["staff_name"], "project_no": f["project_no"],
-            "ticket_no": f["ticket_no"], "prompt_id": f["prompt_id"], "rated_at": ev.at, **where, **placed})
+            "channel": f["channel"], "staff_name": f["staff_name"], "ticket_no": f["ticket_no"],
+            "prompt_id": f["prompt_id"], "rated_at": ev.at, **where, **placed, **project})
         d = deltas.setdefault((day, section, window, staff, f["satisfaction"], f["misuse"]), [0, 0])
         d[0] += 1
         if f["satisfaction"] in BAD_WIRE and not f["misuse"]:
@@ -218,6 +222,14 @@ def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_
                 "rating_id": ev.id, "state": "open", "satisfaction": f["satisfaction"], "rated_at": ev.at,
                 "opened_at": received_at, "deadline": (deadline := deadlines.for_rating(ev.at)),
                 "due_soon_at": deadlines.due_soon_at(deadline), "updated_at": received_at, **where})
+    return out
+
+
+def _project(f: dict[str, Any]) -> dict[str, Any]:
+    """The 办件 columns of a rating or unrated row (every key, None when not given)."""
+    p = f["project"]
+    out = {name: p.get(name) for name in PROJECT_KEYS}
+    out["project_no"] = f["project_no"] or p.get("project_no")
     return out
 
 

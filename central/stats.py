@@ -192,7 +192,16 @@ def naive_query(conn: Connection, from_: date, to: date, *, group_by: str | None
 
 RATING_COLUMNS = ("id", "rated_at", "day", "device_id", "section", "window_no", "staff_no", "staff_name",
                   "satisfaction", "level", "misuse", "source", "channel", "project_no", "ticket_no",
-                  "reasons", "comment", "phone", "case_id", "case_state")
+                  "reasons", "comment", "phone", "case_id", "case_state",
+                  "assess_number", "task_code", "task_name", "dept_code", "dept_name", "user_name", "user_prop",
+                  "accept_date", "promise_date")
+
+
+def mask_name(name: str | None) -> str | None:
+    """申请人 shown to those who may not see personal data: the first character, then ``*``."""
+    if not name:
+        return name
+    return name[0] + "*" * min(len(name) - 1, 3) if len(name) > 1 else "*"
 
 
 def list_ratings(conn: Connection, from_: date | None, to: date | None, *, section=None, window=None,
@@ -240,5 +249,9 @@ def list_ratings(conn: Connection, from_: date | None, to: date | None, *, secti
             "case_id": r.case_id, "case_state": r.case_state,
             "claimed_window_no": r.claimed_window_no, "claimed_section": r.claimed_section,
             "staff_flagged": bool(r.staff_flagged),
+            "assess_number": r.assess_number, "task_code": r.task_code, "task_name": r.task_name,
+            "dept_code": r.dept_code, "dept_name": r.dept_name,
+            "user_name": r.user_name if show_phone else mask_name(r.user_name), "user_prop": r.user_prop,
+            "accept_date": r.accept_date, "promise_date": r.promise_date,
         })
     return total, out

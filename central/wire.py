@@ -239,6 +239,7 @@ def _rating_fields(ev: dict) -> dict[str, Any]:
     if not isinstance(misuse, bool):
         raise EventError(f"misuse: expected true or false, got {_show(misuse)}")
     f["misuse"] = misuse
+    f["project"] = project_fields(ev, f["project_no"])
     return f
 
 
@@ -269,7 +270,52 @@ def _unrated_fields(ev: dict) -> dict[str, Any]:
                                     default="" if optional else None)
                          for name, max_len, nullable, optional in UNRATED_TEXT}
     f["channel"] = _channel(ev, optional=True)
+    f["project"] = project_fields(ev, f["project_no"])
     return f
+
+
+#: the 办件 object's text fields (name, longest); ``user_prop`` is 1 个人 or 2 法人
+PROJECT_TEXT = (("project_no", 64), ("task_code", 64), ("task_name", 256), ("dept_code", 64),
+                ("dept_name", 256), ("user_name", 128), ("accept_date", 32), ("promise_date", 32))
+PROJECT_KEYS = tuple(name for name, _ in PROJECT_TEXT) + ("user_prop",)
+
+
+def project_fields(ev: dict, project_no: str | None) -> dict[str, Any]:
+    """The event's ``project`` (办件) as a dict of the columns it fills (empty when
+    absent); ``project_no`` is the top-level one, which must agree."""
+    p = ev.get("project")
+    if p is None:
+        return {}
+    if not isinstance(p, dict):
+        raise EventError(f"project: expected an object (the 办件) or null, got {_show(p)}")
+    unknown = sorted(set(p) - set(PROJECT_KEYS))
+    if unknown:
+        raise EventError(f"project.{unknown[0]}: not a 办件 field (expected {', '.join(PROJECT_KEYS)})")
+    out: dict[str, Any] = {}
+    for name, max_len in PROJECT_TEXT:
+        v = p.get(name)
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            raise EventError(f"project.{name}: expected a string or null, got {_show(v)}")
+        if len(v) > max_len:
+            raise EventError(f"project.{name}: longer than {max_len} characters")
+        if any(ord(ch) < 32 for ch in v):
+            raise EventError(f"project.{name}: contains control characters")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise EventError(f"project.{name}: not valid Unicode text (a lone surrogate)") from None
+        out[name] = v
+    prop = p.get("user_prop")
+    if prop is not None:
+        if not _is_int(prop) or prop not in (1, 2):
+            raise EventError(f"project.user_prop: expected 1 (个人) or 2 (法人), got {_show(prop)}")
+        out["user_prop"] = prop
+    inner = out.get("project_no")
+    if inner is not None and project_no is not None and inner != project_no:
+        raise EventError(f"project.project_no: {inner!r} differs from project_no {project_no!r}")
+    return out
 
 
 def _channel(ev: dict, optional: bool) -> int:
@@ -312,6 +358,10 @@ def _text(max_len: int, nullable: bool) -> dict[str, Any]:
 
 
 _CHANNEL = {"type": "integer", "minimum": 1, "maximum": 7}
+_PROJECT = {"type": ["object", "null"], "description": "the 办件 (user_name is personal data)",
+            "additionalProperties": False,
+            "properties": {**{name: _text(n, True) for name, n in PROJECT_TEXT},
+                           "user_prop": {"type": ["integer", "null"], "enum": [1, 2, None]}}}
 _COMMON = {
     "id": {"type": "string", "description": "uuid4 made on the device"},
     "created_at": {"type": "string", "description": "RFC 3339 UTC, e.g. 2026-12-01T08:15:02.123Z"},
@@ -342,13 +392,14 @@ BATCH_SCHEMA: dict[str, Any] = {
                                  "description": "wire order: 5 = 非常满意 … 1 = 非常不满意"},
                 "source": {"type": "string", "enum": list(SOURCES)}, "channel": _CHANNEL,
                 **{name: _text(n, nullable) for name, n, nullable in RATING_TEXT},
-                "misuse": {"type": "boolean"}}),
+                "misuse": {"type": "boolean"}, "project": _PROJECT}),
             _event_schema(RATING_DETAIL, ["rating_id", "reasons"], {
                 "rating_id": {"type": "string"},
                 "reasons": {"type": "array", "maxItems": 20, "items": {"type": "string"}},
                 "comment": _text(2000, True), "phone": {"type": ["string", "null"]}}),
             _event_schema(UNRATED, ["prompt_id", "staff_no"], {
-                **{name: _text(n, nullable) for name, n, nullable, _ in UNRATED_TEXT}, "channel": _CHANNEL}),
+                **{name: _text(n, nullable) for name, n, nullable, _ in UNRATED_TEXT}, "channel": _CHANNEL,
+                "project": _PROJECT}),
         ]}},
     },
 }

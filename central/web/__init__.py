@@ -64,17 +64,25 @@ def include_web(app: Any, settings: Any) -> None:
 
     cfg = settings.alerts
     if cfg.enabled and cfg.url:
-        sender = AlertSender(engine, cfg, settings.tz)
-        app.state.alert_sender = sender
-        inner = app.router.lifespan_context
+        app.state.alert_sender = AlertSender(engine, cfg, settings.tz)
+        run_in_lifespan(app, app.state.alert_sender)
+    if settings.province.enabled and settings.province.url:
+        from ..province.worker import Pusher
+        app.state.province_pusher = Pusher(engine, settings.province, settings.tz)
+        run_in_lifespan(app, app.state.province_pusher)
 
-        @contextlib.asynccontextmanager
-        async def lifespan(a):
-            sender.start()
-            try:
-                async with inner(a) as state:
-                    yield state
-            finally:
-                await asyncio.to_thread(sender.stop)
 
-        app.router.lifespan_context = lifespan
+def run_in_lifespan(app: Any, worker: Any) -> None:
+    """Start ``worker`` (its ``start`` / ``stop``) with the app and stop it on shutdown."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a):
+        worker.start()
+        try:
+            async with inner(a) as state:
+                yield state
+        finally:
+            await asyncio.to_thread(worker.stop)
+
+    app.router.lifespan_context = lifespan

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from kiosk.levels import Level
 
 from ..stats import RATING_COLUMNS
 
@@ -109,32 +106,14 @@ def _append_text_safe(ws: Any, values: list[Any] | tuple[Any, ...]) -> None:
             cell.data_type = "s"
 
 
-def assess_time(rated_at_iso: str, tz: ZoneInfo) -> str:
-    """``2026-12-01T08:15:02.123Z`` → ``20261201T161502`` (local time of the server timezone)."""
-    t = datetime.fromisoformat(rated_at_iso.rstrip("Z")).replace(tzinfo=UTC).astimezone(tz)
-    return t.strftime("%Y%m%dT%H%M%S")
+def national(ratings: list[dict[str, Any]], *, profile: str, area_code: str, data_source: str,
+             tz: ZoneInfo) -> dict[str, Any]:
+    """Ratings as the records pushed to the provincial platform under ``profile``
+    (:mod:`central.province.profiles`: field names, code orders, time format), each
+    with its ``evaluateId``; never a phone number."""
+    from ..province import profiles
 
-
-def national(ratings: list[dict[str, Any]], *, area_code: str, tz: ZoneInfo) -> dict[str, Any]:
-    """Ratings as national-interface records: ``satisfaction`` in interface order
-    (5 = 非常满意), ``evalDetail`` the reason codes, ``pf`` the channel, ``assessTime``
-    as ``YYYYMMDDThhmmss`` and the area code."""
-    data = []
-    for r in ratings:
-        level = Level.from_wire(r["satisfaction"])
-        data.append({
-            "evaluateId": r["id"],
-            "projectNo": r["project_no"] or "",
-            "areaCode": area_code,
-            "pf": str(r["channel"]),
-            "satisfaction": str(level.wire),
-            "evalDetail": ",".join(r["reasons"]),
-            "writingEvalDetail": r["comment"] or "",
-            "assessTime": assess_time(r["rated_at"], tz),
-            "mobile": r["phone"] or "",
-            "deptName": r["section"],
-            "windowNo": r["window_no"],
-            "staffNo": r["staff_no"],
-            "staffName": r["staff_name"],
-        })
-    return {"areaCode": area_code, "count": len(data), "data": data}
+    p = profiles.get(profile)
+    data = [{"evaluateId": r["id"], **profiles.record(p, r, area_code=area_code, data_source=data_source, tz=tz)}
+            for r in ratings]
+    return {"profile": p.name, "areaCode": area_code, "count": len(data), "data": data}

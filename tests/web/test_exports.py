@@ -69,12 +69,13 @@ def test_stats_exports_match_the_api(site):
 
 
 def test_national_interface_json(site):
-    s = site.session("sup")
+    s = site.session("admin")
     rng = _range()
+    assert site.session("sup").get(site.url + "/export/national.json", params=rng).status_code == 403
     r = s.get(site.url + "/export/national.json", params=rng)
     assert r.status_code == 200
     doc = json.loads(r.content)
-    assert doc["areaCode"] == AREA
+    assert doc["areaCode"] == AREA and doc["profile"] == "shandong"
     sent = {e["id"]: e for e in site.data.ratings if not e["misuse"]}
     cases = {c["rating_id"]: c for c in site.api("/api/v1/cases", page_size=1000)["cases"]}
     expected = {i for i in sent if cases.get(i, {}).get("state") != "invalid"}
@@ -85,12 +86,25 @@ def test_national_interface_json(site):
         assert d["satisfaction"] == str(Level.from_wire(ev["satisfaction"]).wire)  # interface order: 5 = 非常满意
         assert d["pf"] == "4" and d["areaCode"] == AREA
         assert d["evalDetail"] == ",".join(details[ev["id"]]["reasons"]) if ev["id"] in details else d["evalDetail"] == ""
-        assert re.fullmatch(r"\d{8}T\d{6}", d["assessTime"])
         local = datetime.fromisoformat(ev["created_at"].replace("Z", "+00:00")).astimezone(TZ)
-        assert d["assessTime"] == local.strftime("%Y%m%dT%H%M%S")
-        assert d["projectNo"] == ev["project_no"]
+        assert d["assessTime"] == local.strftime("%Y-%m-%d %H:%M:%S")
+        assert d.get("projectNo") == ev["project_no"]
     xss = next(d for d in doc["data"] if d["evaluateId"] == site.data.xss_rating_id)
-    assert xss["satisfaction"] == "1" and xss["evalDetail"] == "113,115" and xss["mobile"] == "138****5678"
+    assert xss["satisfaction"] == "1" and xss["evalDetail"] == "113,115"
+    assert PHONE not in r.text and "138" not in r.text and "mobile" not in r.text  # never a phone number
+
+
+def test_national_json_per_profile(site):
+    s = site.session("admin")
+    rng = _range()
+    gbt = s.get(site.url + "/export/national.json", params={**rng, "profile": "gbt39046"}).json()
+    xss = next(d for d in gbt["data"] if d["evaluateId"] == site.data.xss_rating_id)
+    assert xss["满意度代码"] == "5" and xss["评价指标"] == "113,115"  # GB/T 39046: 5 = 非常不满意
+    assert re.fullmatch(r"\d{8}T\d{6}", xss["评价时间"]) and xss["行政区划代码"] == AREA
+    zj = s.get(site.url + "/export/national.json", params={**rng, "profile": "zhejiang"}).json()
+    assert {d["evaluateId"] for d in zj["data"]} == {d["evaluateId"] for d in gbt["data"]}
+    bad = s.get(site.url + "/export/national.json", params={**rng, "profile": "hunan"})
+    assert bad.status_code == 400 and "profile: 'hunan' is not a province profile" in bad.json()["error"]
 
 
 def test_export_link_downloads_in_the_browser(page, site):

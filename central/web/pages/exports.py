@@ -81,18 +81,29 @@ def export_stats(request: Request, fmt: str):
 
 @router.get("/export/national.json")
 def export_national(request: Request):
+    """The records of the provincial push (``?profile=``, default ``[province] profile``),
+    for admins only: they hold the 申请人 name."""
+    from ...province import profiles
+
     user = deps.current_user(request)
     if user is None:
         return JSONResponse({"error": "log in first"}, status_code=401)
+    if not user.may("admin"):
+        return JSONResponse({"error": "the national-interface export is for admins"}, status_code=403)
     settings = deps.get_settings(request)
+    profile = request.query_params.get("profile") or settings.province.profile
+    if profile not in profiles.PROFILES:
+        return JSONResponse({"error": f"profile: {profile!r} is not a province profile (expected one of "
+                                      f"{', '.join(profiles.PROFILES)})"}, status_code=400)
     from_, to, f, sat, _misuse = export_args(request, False)
-    area = opt(request.query_params.get("area_code"), 12) or settings.web.area_code
+    area = opt(request.query_params.get("area_code"), 12) or settings.province.area_code or settings.web.area_code
     with deps.get_engine(request).connect() as conn:
         total, rows = stats_mod.list_ratings(conn, from_, to, satisfaction=sat, include_misuse=False,
                                              limit=exports.MAX_ROWS, offset=0,
                                              show_phone=user.may("see_phone"), **f)
     rows = [r for r in rows if r["case_state"] != "invalid"]
-    body = exports.national(rows, area_code=area, tz=settings.tz)
+    body = exports.national(rows, profile=profile, area_code=area, data_source=settings.province.data_source,
+                            tz=settings.tz)
     return Response(json.dumps(body, ensure_ascii=False).encode("utf-8"),
                     media_type="application/json; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="national_{from_}_{to}.json"',
