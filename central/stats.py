@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
+from kiosk.events import SOURCES as DEVICE_SOURCES
 from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py uses it from here)
 from kiosk.levels import Level
 
@@ -25,17 +26,22 @@ from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_
 from .timefmt import rfc3339
 from .workflow import NOT_OVERDUE, RECTIFIED, UNRECTIFIED
 
-#: Every rating ``source`` with its Chinese and English label: the devices' inputs
-#: first, then the channels staff, citizens' phones and other systems bring in.
-SOURCE_LABELS: dict[str, tuple[str, str]] = {
+#: The Chinese and English name of each device input (kiosk.events.SOURCES) …
+_DEVICE_LABELS = {
     "touch": ("评价器·触摸屏", "Device, touch screen"), "gpio": ("评价器·按键", "Device, buttons"),
     "serial": ("评价器·串口", "Device, serial"), "keyboard": ("评价器·键盘", "Device, keyboard"),
     "api": ("评价器·本地接口", "Device, local API"), "console": ("评价器·控制台", "Device, console"),
-    "simulated": ("模拟", "Simulated"), "paper": ("纸质评价表", "Paper form"), "phone": ("电话", "Phone"),
-    "counter": ("办不成事窗口", "办不成事 window"), "qr": ("扫码", "QR code"), "sms": ("短信", "SMS"),
-    "app": ("APP", "App"),
+    "simulated": ("模拟", "Simulated"),
 }
-SOURCES = tuple(SOURCE_LABELS)
+#: … and of the channels staff, citizens' phones and other systems bring in.
+CHANNEL_LABELS = {
+    "paper": ("纸质评价表", "Paper form"), "phone": ("电话", "Phone"), "counter": ("办不成事窗口", "办不成事 window"),
+    "qr": ("扫码", "QR code"), "sms": ("短信", "SMS"), "app": ("APP", "App"),
+}
+#: Every rating ``source`` with its labels: the devices' inputs first, then the channels.
+SOURCE_LABELS: dict[str, tuple[str, str]] = {
+    **{s: _DEVICE_LABELS.get(s, (f"评价器·{s}", f"Device, {s}")) for s in DEVICE_SOURCES}, **CHANNEL_LABELS}
+ALL_SOURCES = tuple(SOURCE_LABELS)
 
 
 class UnknownSource(ValueError):
@@ -49,7 +55,7 @@ def parse_sources(value: str | None) -> tuple[str, ...] | None:
     bad = [n for n in names if n not in SOURCE_LABELS]
     if bad:
         raise UnknownSource(f"source: unknown value {bad[0]!r}; expected one or a comma list of "
-                            + ", ".join(SOURCES))
+                            + ", ".join(ALL_SOURCES))
     return names or None
 
 

@@ -116,10 +116,10 @@ def test_ratings_csv_export_and_api_csv(server):
         assert len(body) == 3
         cells = _assert_csv_safe(rows)
         assert {"'" + h for h in HOSTILE} <= cells, path
-        col = (lambda name: header.index(name)) if "satisfaction" in header else \
-            (lambda name: header.index(RATING_HEADER_ZH[name]))
-        assert sorted(int(row[col("satisfaction")]) for row in body) == [1, 2, 5]
-        assert {row[col("staff_name")] for row in body} == {"'" + STAFF_NAME}
+        sat, name = (("satisfaction", "staff_name") if "satisfaction" in header
+                     else (RATING_HEADER_ZH["satisfaction"], RATING_HEADER_ZH["staff_name"]))
+        assert sorted(int(row[header.index(sat)]) for row in body) == [1, 2, 5]
+        assert {row[header.index(name)] for row in body} == {"'" + STAFF_NAME}
 
 
 def test_ratings_xlsx_stores_text_as_text(server):

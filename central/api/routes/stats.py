@@ -16,7 +16,7 @@ from ..deps import EngineDep, SettingsDep, need, stats_reader
 from ..models import AUTH_ERRORS, Text, errors
 
 router = APIRouter(tags=["statistics"], route_class=JSONRoute)
-SOURCE_HELP = "one source or a comma list: " + ", ".join(stats_mod.SOURCES)
+SOURCE_HELP = "one source or a comma list: " + ", ".join(stats_mod.ALL_SOURCES)
 
 
 def _sources(value: str | None) -> tuple[str, ...] | None:

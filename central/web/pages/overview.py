@@ -53,7 +53,7 @@ def kpis(cur: dict[str, Any], prev: dict[str, Any]) -> list[dict[str, Any]]:
         v, p = cur[key], prev[key]
         delta = None if v is None or p is None else (round((v - p) * 100, 2) if is_rate else v - p)
         way = "same" if not delta else ("up" if delta > 0 else "down")
-        tone = "neutral" if way == "same" or not better else ("good" if (delta > 0) == (better > 0) else "bad")
+        tone = "neutral" if way == "same" or not better else ("good" if (way == "up") == (better > 0) else "bad")
         out.append({"key": key, "zh": zh, "en": en, "rate": is_rate, "value": v, "prev": p, "delta": delta,
                     "way": way, "tone": tone})
     return out
@@ -142,7 +142,8 @@ def overview(request: Request):
     source, source_error = page_sources(request)
     f = {**filters(request), "source": source}
     q = request.query_params
-    group_by = q.get("group_by") if q.get("group_by") in GROUP_PARAM else "section"
+    asked = q.get("group_by") or ""
+    group_by = asked if asked in GROUP_PARAM else "section"
     include_misuse = q.get("include_misuse") == "1"
     p_from, p_to = previous_period(from_, to)
     tz = deps.get_settings(request).tz
