@@ -50,7 +50,8 @@
     yAxis: { type: "category", data: data.days, inverse: true, splitArea: { show: true } },
     visualMap: { min: 0, max: Math.max(max, 1), calculable: true, orient: "horizontal", left: "center",
                  bottom: 0, inRange: { color: ["#f4f6f9", "#9ecae1", "#2b5797"] } },
-    series: [{ name: data.label, type: "heatmap", data: cells, label: { show: true, fontSize: 10 } }]
+    series: [{ name: data.label, type: "heatmap", data: cells,
+               label: { show: true, fontSize: 10, formatter: function (p) { return p.value[2] ? String(p.value[2]) : ""; } } }]
   });
   el.setAttribute("data-rendered", "1");
   el.setAttribute("data-total", String(cells.reduce(function (s, c) { return s + c[2]; }, 0)));
