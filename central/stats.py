@@ -275,19 +275,22 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
             window: str | None = None, staff_no: str | None = None, source: tuple[str, ...] | None = None,
             include_misuse: bool = False) -> list[list[int]]:
     """Ratings of the days ``from_``..``to`` by weekday (0 = Monday) and hour, both in
-    the server timezone ``tz``: counted per UTC quarter hour in SQL (UTC offsets fall on
-    quarter hours), each quarter then placed at its local weekday and hour."""
+    the server timezone ``tz``: counted per UTC ten minutes in SQL (whole- and half-hour
+    UTC offsets fall on them), each then placed at its local weekday and hour."""
     c = ratings.c
-    if is_sqlite(conn):
-        quarter = sa.cast(sa.func.strftime("%s", c.rated_at), sa.Integer) / 900
+    if is_sqlite(conn):  # "YYYY-MM-DD HH:M" of the stored text: ten minutes, no date arithmetic per row
+        bucket: sa.ColumnElement[Any] = sa.func.substr(c.rated_at, 1, 15)
     else:
-        quarter = sa.func.floor(sa.extract("epoch", c.rated_at) / 900)
-    stmt = _filtered(sa.select(quarter.label("q"), sa.func.count().label("n"))
+        bucket = sa.func.floor(sa.extract("epoch", c.rated_at) / 600)
+    stmt = _filtered(sa.select(bucket.label("q"), sa.func.count().label("n"))
                      .where(c.day >= from_, c.day <= to), c, section=section, window=window,
                      staff_no=staff_no, source=source, include_misuse=include_misuse)
     grid = [[0] * 24 for _ in range(7)]
-    for row in conn.execute(stmt.group_by(quarter)):
-        t = datetime.fromtimestamp(int(row.q) * 900, UTC).astimezone(tz)
+    for row in conn.execute(stmt.group_by(bucket)):
+        if isinstance(row.q, str):
+            t = datetime.fromisoformat(row.q + "0").replace(tzinfo=UTC).astimezone(tz)
+        else:
+            t = datetime.fromtimestamp(int(row.q) * 600, UTC).astimezone(tz)
         grid[t.weekday()][t.hour] += int(row.n)
     return grid
 
