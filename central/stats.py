@@ -9,19 +9,59 @@ not on the number of ratings.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
+from kiosk.events import SOURCES as DEVICE_SOURCES
 from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py uses it from here)
 from kiosk.levels import Level
 
 from .auth import utcnow
-from .db import cases, rating_details, ratings, rollup_daily, rollup_monthly
+from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_monthly
 from .timefmt import rfc3339
+from .workflow import NOT_OVERDUE, RECTIFIED, UNRECTIFIED
+
+#: The Chinese and English name of each device input (kiosk.events.SOURCES) …
+_DEVICE_LABELS = {
+    "touch": ("评价器·触摸屏", "Device, touch screen"), "gpio": ("评价器·按键", "Device, buttons"),
+    "serial": ("评价器·串口", "Device, serial"), "keyboard": ("评价器·键盘", "Device, keyboard"),
+    "api": ("评价器·本地接口", "Device, local API"), "console": ("评价器·控制台", "Device, console"),
+    "simulated": ("模拟", "Simulated"),
+}
+#: … and of the channels staff, citizens' phones and other systems bring in.
+CHANNEL_LABELS = {
+    "paper": ("纸质评价表", "Paper form"), "phone": ("电话", "Phone"), "counter": ("办不成事窗口", "办不成事 window"),
+    "qr": ("扫码", "QR code"), "sms": ("短信", "SMS"), "app": ("APP", "App"),
+}
+#: Every rating ``source`` with its labels: the devices' inputs first, then the channels.
+SOURCE_LABELS: dict[str, tuple[str, str]] = {
+    **{s: _DEVICE_LABELS.get(s, (f"评价器·{s}", f"Device, {s}")) for s in DEVICE_SOURCES}, **CHANNEL_LABELS}
+ALL_SOURCES = tuple(SOURCE_LABELS)
+
+
+class UnknownSource(ValueError):
+    pass
+
+
+def parse_sources(value: str | None) -> tuple[str, ...] | None:
+    """``"paper,qr"`` → ``("paper", "qr")``; empty → None (every source); an unknown
+    name raises :class:`UnknownSource` with a message naming the field."""
+    names = tuple(dict.fromkeys(v.strip() for v in (value or "").split(",") if v.strip()))
+    bad = [n for n in names if n not in SOURCE_LABELS]
+    if bad:
+        raise UnknownSource(f"source: unknown value {bad[0]!r}; expected one or a comma list of "
+                            + ", ".join(ALL_SOURCES))
+    return names or None
+
+
+def source_label(source: str, lang: str = "zh") -> str:
+    zh, en = SOURCE_LABELS.get(source, (source, source))
+    return en if lang == "en" else zh
 
 
 class Totals(BaseModel):
@@ -130,14 +170,21 @@ def _cells(conn: Connection, table: sa.Table, first: sa.Column, lo: date, hi: da
 
 def query(conn: Connection, from_: date, to: date, *, section: str | None = None,
           window: str | None = None, staff_no: str | None = None, group_by: str | None = None,
-          include_misuse: bool = False, now: datetime | None = None) -> dict[str, Any]:
+          include_misuse: bool = False, now: datetime | None = None,
+          source: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The stats document for the inclusive local-date range ``from_``..``to``.
 
     Whole months are read from ``rollup_monthly`` (unless grouping by day), the
     days around them from ``rollup_daily``; ``overdue`` (which moves with the clock)
-    is counted from the cases at ``now``.
+    is counted from the cases at ``now``. The rollups hold no source, so a
+    ``source`` filter or ``group_by="source"`` counts the ratings and their cases
+    directly (:func:`_source_query`), by the same rules.
     """
     from .cases import overdue_counts
+    if source or group_by == "source":
+        return _source_query(conn, from_, to, section=section, window=window, staff_no=staff_no,
+                             group_by=group_by, include_misuse=include_misuse, now=now or utcnow(),
+                             source=source)
     if group_by == "day":
         day_ranges, months = [(from_, to)], None
     else:
@@ -162,12 +209,100 @@ def query(conn: Connection, from_: date, to: date, *, section: str | None = None
     for k, n in late.items():
         if k in groups:
             groups[k]["overdue"] = n
+    return _document(from_, to, total, groups)
+
+
+def _document(from_: date, to: date, total: dict[str, Any], groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out_groups = []
     for k in sorted(groups):
         g = _finish(groups[k])
         if g["count"] or g["unrated"]:
             out_groups.append({"key": k, **g})
     return {"from": from_.isoformat(), "to": to.isoformat(), "total": _finish(total), "groups": out_groups}
+
+
+def _count_if(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+def _source_query(conn: Connection, from_: date, to: date, *, section, window, staff_no, group_by,
+                  include_misuse, now: datetime, source) -> dict[str, Any]:
+    """:func:`query` from the ratings joined to their cases: a rating whose case is
+    invalid is not counted, unrectified / rectified / phoned / reached / overdue
+    come from its case's state, as the rollups keep them. Unrated prompts carry no
+    source and are not counted here."""
+    r, k = ratings.c, cases.c
+    col = {"section": r.section, "window": r.window_no, "staff": r.staff_no, "day": r.day,
+           "source": r.source}.get(group_by or "")
+    key = col if col is not None else sa.literal("")
+    stmt = (sa.select(key.label("key"), r.satisfaction.label("level"), sa.func.count().label("n"),
+                      _count_if(k.state.in_(UNRECTIFIED)).label("u"),
+                      _count_if(k.state.in_(RECTIFIED)).label("rectified"),
+                      _count_if(k.has_phone == sa.true()).label("phoned"),
+                      _count_if(sa.and_(k.has_phone == sa.true(), k.reached == sa.true())).label("reached"),
+                      _count_if(sa.and_(k.state.not_in(NOT_OVERDUE), k.deadline < now)).label("late"))
+            .select_from(ratings.outerjoin(cases, k.rating_id == r.event_id))
+            .where(r.day >= from_, r.day <= to, sa.or_(k.state.is_(None), k.state != "invalid")))
+    stmt = _filtered(stmt, r, section=section, window=window, staff_no=staff_no, source=source,
+                     include_misuse=include_misuse)
+    total = _empty()
+    groups: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(stmt.group_by(key, r.satisfaction)):
+        n, u = int(row.n or 0), int(row.u or 0)
+        more = tuple(int(getattr(row, name) or 0) for name in _CASE_COUNTS)
+        accs = [total]
+        if group_by:
+            accs.append(groups.setdefault(row.key.isoformat() if isinstance(row.key, date) else str(row.key),
+                                          _empty()))
+        for acc in accs:
+            _add(acc, row.level, n, u, more)
+            acc["overdue"] += int(row.late or 0)
+    return _document(from_, to, total, groups)
+
+
+def _filtered(stmt, c, *, section, window, staff_no, source, include_misuse):
+    for column, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if source:
+        stmt = stmt.where(c.source.in_(source))
+    if not include_misuse:
+        stmt = stmt.where(c.misuse == sa.false())
+    return stmt
+
+
+def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: str | None = None,
+            window: str | None = None, staff_no: str | None = None, source: tuple[str, ...] | None = None,
+            include_misuse: bool = False) -> list[list[int]]:
+    """Ratings of the days ``from_``..``to`` by weekday (0 = Monday) and hour, both in
+    the server timezone ``tz``: counted per UTC ten minutes in SQL (whole- and half-hour
+    UTC offsets fall on them), each then placed at its local weekday and hour."""
+    c = ratings.c
+    if is_sqlite(conn):  # "YYYY-MM-DD HH:M" of the stored text: ten minutes, no date arithmetic per row
+        bucket: sa.ColumnElement[Any] = sa.func.substr(c.rated_at, 1, 15)
+    else:
+        bucket = sa.func.floor(sa.extract("epoch", c.rated_at) / 600)
+    stmt = _filtered(sa.select(bucket.label("q"), sa.func.count().label("n"))
+                     .where(c.day >= from_, c.day <= to), c, section=section, window=window,
+                     staff_no=staff_no, source=source, include_misuse=include_misuse)
+    grid = [[0] * 24 for _ in range(7)]
+    for row in conn.execute(stmt.group_by(bucket)):
+        if isinstance(row.q, str):
+            t = datetime.fromisoformat(row.q + "0").replace(tzinfo=UTC).astimezone(tz)
+        else:
+            t = datetime.fromtimestamp(int(row.q) * 600, UTC).astimezone(tz)
+        grid[t.weekday()][t.hour] += int(row.n)
+    return grid
+
+
+def staff_names(conn: Connection, staff_nos: list[str], from_: date, to: date) -> dict[str, str]:
+    """The name each staff number was rated under in the range (the latest one)."""
+    if not staff_nos:
+        return {}
+    c = ratings.c
+    stmt = (sa.select(c.staff_no, sa.func.max(c.staff_name).label("name"))
+            .where(c.day >= from_, c.day <= to, c.staff_no.in_(staff_nos)).group_by(c.staff_no))
+    return {r.staff_no: r.name for r in conn.execute(stmt) if r.name}
 
 
 def naive_query(conn: Connection, from_: date, to: date, *, group_by: str | None = None,
@@ -206,7 +341,7 @@ def mask_name(name: str | None) -> str | None:
 
 def list_ratings(conn: Connection, from_: date | None, to: date | None, *, section=None, window=None,
                  staff_no=None, satisfaction=None, include_misuse=True, limit=100, offset=0,
-                 show_phone=False) -> tuple[int, list[dict[str, Any]]]:
+                 show_phone=False, source: tuple[str, ...] | None = None) -> tuple[int, list[dict[str, Any]]]:
     """A page of ratings (newest first) with reasons, comment, phone (masked unless
     ``show_phone``) and case state."""
     c = ratings.c
@@ -219,6 +354,8 @@ def list_ratings(conn: Connection, from_: date | None, to: date | None, *, secti
                        (c.satisfaction, satisfaction)):
         if value is not None:
             where.append(col == value)
+    if source:
+        where.append(c.source.in_(source))
     if not include_misuse:
         where.append(c.misuse == sa.false())
     total = conn.execute(sa.select(sa.func.count()).select_from(ratings).where(*where)).scalar_one()

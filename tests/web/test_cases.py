@@ -324,4 +324,4 @@ def test_board_overview_and_export_show_the_rectified_rate(site):
         assert f'id="total-{field}" data-value="{total[field]}"' in html
     assert 'id="total-rectify-rate"' in html and 'id="total-followup-rate"' in html
     csv_text = site.session("viewer").get(site.url + "/export/stats.csv").content.decode("utf-8-sig")
-    assert csv_text.splitlines()[0].endswith("rectified,rectify_rate,overdue,followup_rate")
+    assert csv_text.splitlines()[0].endswith("差评已整改数,差评整改率,超期未整改数,实名差评回访率")

@@ -46,8 +46,8 @@ def test_devices_page(page, site):
     text = row("dv-ok").inner_text()
     assert "12" in text and "40 秒前" in text and "1.2.3" in text and "NTP" in text
     f = row("dv-faulty").inner_text()
-    assert "未同步" in f and "serial" in f
-    assert row("dv-faulty").locator(".pill.red").inner_text() == "serial"
+    assert "未同步" in f and "串口" in f  # the hardware source by its Chinese name
+    assert row("dv-faulty").locator(".pill.red").inner_text() == "串口"
     # the faulty and stale rows are coloured differently from an ok row
     bg = {d: row(d).locator("td").first.evaluate("e => getComputedStyle(e).backgroundColor")
           for d in ("dv-ok", "dv-faulty", "dv-stale")}

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 
+from central.web.exports import RATING_HEADER_ZH, TOTAL_ZH
 from kiosk.levels import Level
 
 from .conftest import AREA, PHONE, as_user
@@ -34,13 +35,17 @@ def test_ratings_xlsx_and_csv_match_the_api(site):
     rows = list(wb["ratings"].iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
     assert len(body) == api["total"] == len(site.data.ratings)
-    by_id = {row[header.index("id")]: row for row in body}
+    col = {name: header.index(zh) for name, zh in RATING_HEADER_ZH.items()}
+    by_id = {row[col["id"]]: row for row in body}
     for rating in api["ratings"]:
         row = by_id[rating["id"]]
-        assert row[header.index("satisfaction")] == rating["satisfaction"]
-        assert row[header.index("section")] == rating["section"]
-        assert (row[header.index("reasons")] or "") == " ".join(rating["reasons"])
-        assert (row[header.index("phone")] or "") == (rating["phone"] or "")
+        assert row[col["satisfaction"]] == rating["satisfaction"]
+        assert row[col["section"]] == rating["section"]
+        assert (row[col["reasons"]] or "") == " ".join(rating["reasons"])
+        assert (row[col["phone"]] or "") == (rating["phone"] or "")
+        assert row[col["source"]] == rating["source"] and row[col["source_label"]] == "评价器·触摸屏"
+        local = datetime.fromisoformat(rating["rated_at"].replace("Z", "+00:00")).astimezone(TZ)
+        assert row[col["rated_at"]] == local.strftime("%Y-%m-%d %H:%M:%S")  # the server's timezone
     assert PHONE not in r.content.decode("latin-1")  # masked for a supervisor
     c = s.get(site.url + "/export/ratings.csv", params=rng)
     assert c.status_code == 200 and c.content.startswith("\ufeff".encode())
@@ -60,11 +65,11 @@ def test_stats_exports_match_the_api(site):
         assert rows[0][:3] == ("分组", "评价数", "非常满意")
         want = [[g["key"], g["count"], *(g["levels"][k] for k in "54321"), g["bad"], g["bad_unrectified"],
                  g["good_rate"], g["unrated"], g["rectified"], g["rectify_rate"], g["overdue"], g["followup_rate"]]
-                for g in api["groups"] + [{"key": "TOTAL", **api["total"]}]]
+                for g in api["groups"] + [{"key": TOTAL_ZH, **api["total"]}]]
         assert [list(row) for row in rows[1:]] == want
         c = s.get(site.url + "/export/stats.csv", params={**rng, "group_by": group_by})
         lines = list(csv.reader(io.StringIO(c.content.decode("utf-8-sig"))))
-        assert lines[0][0] == "key" and [ln[0] for ln in lines[1:]] == [w[0] for w in want]
+        assert lines[0][:3] == ["分组", "评价数", "非常满意"] and [ln[0] for ln in lines[1:]] == [w[0] for w in want]
         assert [int(ln[1]) for ln in lines[1:]] == [w[1] for w in want]
 
 

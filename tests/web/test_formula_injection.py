@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 import requests
 
+from central.web.exports import RATING_HEADER_ZH, TOTAL_ZH
 from testkit.server import add_device, add_user, make_batch, rating_event, running_server
 
 PASSWORD = "formula-tests-pw1"
@@ -115,9 +116,10 @@ def test_ratings_csv_export_and_api_csv(server):
         assert len(body) == 3
         cells = _assert_csv_safe(rows)
         assert {"'" + h for h in HOSTILE} <= cells, path
-        col = header.index
-        assert sorted(int(row[col("satisfaction")]) for row in body) == [1, 2, 5]
-        assert {row[col("staff_name")] for row in body} == {"'" + STAFF_NAME}
+        sat, name = (("satisfaction", "staff_name") if "satisfaction" in header
+                     else (RATING_HEADER_ZH["satisfaction"], RATING_HEADER_ZH["staff_name"]))
+        assert sorted(int(row[header.index(sat)]) for row in body) == [1, 2, 5]
+        assert {row[header.index(name)] for row in body} == {"'" + STAFF_NAME}
 
 
 def test_ratings_xlsx_stores_text_as_text(server):
@@ -130,7 +132,7 @@ def test_ratings_xlsx_stores_text_as_text(server):
     assert {"'" + h.replace("\r", "\n") for h in HOSTILE} <= {c.value for c in cells}
     sheet = openpyxl.load_workbook(io.BytesIO(r.content))["ratings"]
     header = [c.value for c in sheet[1]]
-    sat = [row[header.index("satisfaction")] for row in sheet.iter_rows(min_row=2)]
+    sat = [row[header.index(RATING_HEADER_ZH["satisfaction"])] for row in sheet.iter_rows(min_row=2)]
     assert sorted(c.value for c in sat) == [1, 2, 5] and {c.data_type for c in sat} == {"n"}
 
 
@@ -143,7 +145,7 @@ def test_public_stats_exports(server, group_by):
     assert c.status_code == 200, c.text
     rows = _csv(c.content)
     _assert_csv_safe(rows)
-    assert [row[0] for row in rows[1:]] == ["'" + key, "TOTAL"]
+    assert [row[0] for row in rows[1:]] == ["'" + key, TOTAL_ZH]
     assert rows[1][1] == "3"
     x = requests.get(url + "/export/stats.xlsx", params=params, timeout=10)
     assert x.status_code == 200, x.text

@@ -136,11 +136,14 @@ def sections(conn) -> list[str]:
                                     .order_by(rollup_daily.c.section)).scalars() if s]
 
 
-def date_range(request: Request, default_days: int | None = None) -> tuple[date, date, str | None]:
+#: The range every page shows when none is asked for: the last 30 days, today included.
+DEFAULT_DAYS = 30
+
+
+def date_range(request: Request, default_days: int = DEFAULT_DAYS) -> tuple[date, date, str | None]:
     q = request.query_params
     to = _date(q.get("to")) or today(request)
-    from_ = _date(q.get("from")) or (to - timedelta(days=default_days - 1) if default_days
-                                     else to.replace(day=1))
+    from_ = _date(q.get("from")) or to - timedelta(days=default_days - 1)
     error = None
     if from_ > to:
         error = "from > to"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from ... import stats as stats_mod
@@ -21,13 +21,18 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def export_args(request: Request, misuse_default: bool):
     """Filters of an export; misuse-flagged ratings are listed by default (flagged, like
-    ``GET /api/v1/ratings``) but left out of statistics (like ``GET /api/v1/stats``)."""
+    ``GET /api/v1/ratings``) but left out of statistics (like ``GET /api/v1/stats``). An
+    unknown ``source`` is answered with 400."""
     from_, to, _err = date_range(request)
     q = request.query_params
     sat = q.get("satisfaction")
     misuse = {"1": True, "true": True, "0": False, "false": False}.get(q.get("include_misuse", ""),
                                                                       misuse_default)
-    return from_, to, filters(request), int(sat) if sat in ("1", "2", "3", "4", "5") else None, misuse
+    try:
+        f = {**filters(request), "source": stats_mod.parse_sources(q.get("source"))}
+    except stats_mod.UnknownSource as e:
+        raise HTTPException(400, str(e)) from None
+    return from_, to, f, int(sat) if sat in ("1", "2", "3", "4", "5") else None, misuse
 
 
 def download(body: bytes, media: str, name: str, truncated: bool = False) -> Response:
@@ -49,12 +54,12 @@ def export_ratings(request: Request, fmt: str):
         total, rows = stats_mod.list_ratings(conn, from_, to, satisfaction=sat, include_misuse=include_misuse,
                                              limit=exports.MAX_ROWS, offset=0,
                                              show_phone=user.may("see_phone"), **f)
-    table = exports.rating_rows(rows)
+    table = exports.rating_rows(rows, deps.get_settings(request).tz)
     name = f"ratings_{from_}_{to}.{fmt}"
     if fmt == "csv":
-        return download(exports.to_csv(stats_mod.RATING_COLUMNS, table), "text/csv; charset=utf-8", name,
+        return download(exports.to_csv(exports.rating_header(), table), "text/csv; charset=utf-8", name,
                         total > len(rows))
-    return download(exports.to_xlsx("ratings", stats_mod.RATING_COLUMNS, table,
+    return download(exports.to_xlsx("ratings", exports.rating_header(), table,
                                     note=f"{from_} .. {to}, {len(rows)} of {total} ratings"),
                     XLSX, name, total > len(rows))
 
@@ -68,13 +73,13 @@ def export_stats(request: Request, fmt: str):
         return JSONResponse({"error": "format: csv or xlsx"}, status_code=404)
     from_, to, f, _sat, include_misuse = export_args(request, False)
     gb = request.query_params.get("group_by")
-    group_by = gb if gb in ("section", "window", "staff", "day") else "section"
+    group_by = gb if gb in ("section", "window", "staff", "day", "source") else "section"
     with deps.get_engine(request).connect() as conn:
         doc = stats_mod.query(conn, from_, to, group_by=group_by, include_misuse=include_misuse, **f)
-    rows = exports.stats_rows(doc)
+    rows = exports.stats_rows(doc, group_by)
     name = f"stats_{group_by}_{from_}_{to}.{fmt}"
     if fmt == "csv":
-        return download(exports.to_csv(exports.STATS_COLUMNS, rows), "text/csv; charset=utf-8", name)
+        return download(exports.to_csv(exports.STATS_HEADER_ZH, rows), "text/csv; charset=utf-8", name)
     return download(exports.to_xlsx("stats", exports.STATS_HEADER_ZH, rows,
                                     note=f"{from_} .. {to}, group_by={group_by}"), XLSX, name)
 

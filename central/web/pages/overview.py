@@ -1,4 +1,5 @@
-"""The supervisors' overview: totals, groups and the daily trend."""
+"""The supervisors' overview: the KPIs against the previous period, what needs
+attention (需关注), the groups, the daily trend and the hour-by-weekday heat map."""
 
 from __future__ import annotations
 
@@ -6,13 +7,109 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
 from ... import stats as stats_mod
 from ...api import deps
+from ...auth import utcnow
+from ...db import cases, devices
+from ...workflow import NOT_OVERDUE
 from .common import date_range, filters, render, sections, to_login, user_of
+from .devices import device_row
 
 router = APIRouter(include_in_schema=False)
+
+#: The KPIs: stats field, Chinese and English label, rate or count, and which way is
+#: better (+1 up, -1 down, 0 neither).
+KPIS = (("count", "评价数", "Ratings", False, 0), ("good_rate", "好评率", "Good rate", True, 1),
+        ("bad", "差评数", "Bad", False, -1), ("bad_unrectified", "差评未整改数", "Bad, not rectified", False, -1),
+        ("overdue", "超期未整改", "Overdue", False, -1), ("rectify_rate", "整改率", "Rectified rate", True, 1))
+#: The query parameter that filters the ratings and cases by a group's key.
+GROUP_PARAM = {"section": "section", "window": "window", "staff": "staff_no", "source": "source"}
+ATTENTION_ROWS = 10
+#: A device whose oldest event waits longer than this is in trouble.
+BACKLOG_SECONDS = 3600
+
+
+def page_sources(request: Request) -> tuple[tuple[str, ...] | None, str | None]:
+    """The ``source`` filter of a page, or the message saying which value is unknown."""
+    try:
+        return stats_mod.parse_sources(request.query_params.get("source")), None
+    except stats_mod.UnknownSource as e:
+        return None, str(e)
+
+
+def previous_period(from_: date, to: date) -> tuple[date, date]:
+    """The period of equal length just before ``from_``..``to``."""
+    n = (to - from_).days + 1
+    return from_ - timedelta(days=n), from_ - timedelta(days=1)
+
+
+def kpis(cur: dict[str, Any], prev: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each KPI with its previous value and the change (rates in percentage points)."""
+    out = []
+    for key, zh, en, is_rate, better in KPIS:
+        v, p = cur[key], prev[key]
+        delta = None if v is None or p is None else (round((v - p) * 100, 2) if is_rate else v - p)
+        way = "same" if not delta else ("up" if delta > 0 else "down")
+        tone = "neutral" if way == "same" or not better else ("good" if (way == "up") == (better > 0) else "bad")
+        out.append({"key": key, "zh": zh, "en": en, "rate": is_rate, "value": v, "prev": p, "delta": delta,
+                    "way": way, "tone": tone})
+    return out
+
+
+def rising(cur: dict[str, Any], prev: dict[str, Any]) -> list[dict[str, Any]]:
+    """Groups with more 差评 this period than the previous one, the largest rise first."""
+    before = {g["key"]: g["bad"] for g in prev["groups"]}
+    up = [{"key": g["key"], "bad": g["bad"], "prev": before.get(g["key"], 0)} for g in cur["groups"]
+          if g["key"] and g["bad"] > before.get(g["key"], 0)]
+    up.sort(key=lambda g: (g["prev"] - g["bad"], g["key"]))
+    return up[:ATTENTION_ROWS]
+
+
+def overdue_cases(conn, f: dict[str, Any]) -> tuple[int, list[Any]]:
+    """The cases past their deadline now, the longest overdue first."""
+    c = cases.c
+    where = [c.state.not_in(NOT_OVERDUE), c.deadline < utcnow()]
+    for col, value in ((c.section, f["section"]), (c.window_no, f["window"]), (c.staff_no, f["staff_no"])):
+        if value is not None:
+            where.append(col == value)
+    n = conn.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar_one()
+    rows = conn.execute(sa.select(c.id, c.section, c.window_no, c.staff_no, c.deadline, c.state)
+                        .where(*where).order_by(c.deadline, c.id).limit(ATTENTION_ROWS)).all()
+    return n, rows
+
+
+def troubled_devices(conn, request: Request) -> list[dict[str, Any]]:
+    """Devices offline, never seen, faulty (stuck buttons, rejected events, sync
+    stopped) or with a backlog older than an hour."""
+    settings = deps.get_settings(request)
+    stale = timedelta(seconds=3 * settings.web.heartbeat_interval_seconds)
+    now = utcnow()
+    out = []
+    for r in conn.execute(sa.select(devices).order_by(devices.c.section, devices.c.window_no,
+                                                      devices.c.device_id)):
+        d = device_row(r, now, stale)
+        backlog = (d["state"].get("oldest_pending_age_seconds") or 0) > BACKLOG_SECONDS
+        if d["status"] in ("faulty", "stale", "never") or (d["status"] == "ok" and backlog):
+            out.append({**d, "backlog": backlog})
+    return out
+
+
+def attention(conn, request: Request, cur_from: date, to: date, f: dict[str, Any],
+              include_misuse: bool) -> dict[str, Any]:
+    """需关注: windows and staff with rising 差评, overdue cases, devices in trouble."""
+    p_from, p_to = previous_period(cur_from, to)
+    out: dict[str, Any] = {}
+    for group_by in ("window", "staff"):
+        args = {"group_by": group_by, "include_misuse": include_misuse, **f}
+        out[group_by] = rising(stats_mod.query(conn, cur_from, to, **args),
+                               stats_mod.query(conn, p_from, p_to, **args))
+    out["names"] = stats_mod.staff_names(conn, [g["key"] for g in out["staff"]], p_from, to)
+    out["overdue_total"], out["overdue"] = overdue_cases(conn, f)
+    out["devices"] = troubled_devices(conn, request)
+    return out
 
 
 def trend(by_day: dict[str, Any], from_: date, to: date) -> dict[str, Any]:
@@ -29,6 +126,10 @@ def trend(by_day: dict[str, Any], from_: date, to: date) -> dict[str, Any]:
         out["good_rate"].append(None if not g or g["good_rate"] is None else round(g["good_rate"] * 100, 2))
         out["unrated"].append(g["unrated"] if g else 0)
         d += timedelta(days=1)
+    rates = [v for v in out["good_rate"] if v is not None]
+    # the 好评率 axis zoomed to the data: 5-point steps around the lowest and highest day
+    out["rate_min"] = max(0, int(min(rates) // 5 * 5) - 5) if rates else 0
+    out["rate_max"] = min(100, int(-(-max(rates) // 5) * 5)) if rates else 100
     return out
 
 
@@ -38,17 +139,31 @@ def overview(request: Request):
     if user is None:
         return to_login(request)
     from_, to, error = date_range(request)
-    f = filters(request)
+    source, source_error = page_sources(request)
+    f = {**filters(request), "source": source}
     q = request.query_params
-    group_by = q.get("group_by") if q.get("group_by") in ("section", "window", "staff") else "section"
+    asked = q.get("group_by") or ""
+    group_by = asked if asked in GROUP_PARAM else "section"
     include_misuse = q.get("include_misuse") == "1"
+    p_from, p_to = previous_period(from_, to)
+    tz = deps.get_settings(request).tz
     with deps.get_engine(request).connect() as conn:
         doc = stats_mod.query(conn, from_, to, group_by=group_by, include_misuse=include_misuse, **f)
+        prev = stats_mod.query(conn, p_from, p_to, include_misuse=include_misuse, **f)
         by_day = stats_mod.query(conn, from_, to, group_by="day", include_misuse=include_misuse, **f)
+        names = stats_mod.staff_names(conn, [g["key"] for g in doc["groups"]], from_, to) \
+            if group_by == "staff" else {}
+        heat = stats_mod.heatmap(conn, from_, to, tz, include_misuse=include_misuse, **f)
+        need = attention(conn, request, from_, to, f, include_misuse)
         all_sections = sections(conn)
     params = {"from": from_.isoformat(), "to": to.isoformat(),
-              **{k: v for k, v in f.items() if v}, "include_misuse": "1" if include_misuse else "0"}
-    return render(request, "overview.html", user=user, doc=doc, by_day=by_day, group_by=group_by,
+              **{k: v for k, v in f.items() if v and k != "source"},
+              **({"source": ",".join(source)} if source else {}), "include_misuse": "1" if include_misuse else "0"}
+    return render(request, "overview.html", user=user, doc=doc, prev=prev, p_from=p_from, p_to=p_to,
+                  kpis=kpis(doc["total"], prev["total"]), by_day=by_day, group_by=group_by,
+                  group_param=GROUP_PARAM[group_by], names=names, heat=heat, need=need,
                   include_misuse=include_misuse, from_=from_, to=to, f=f, sections=all_sections,
-                  trend=trend(by_day, from_, to), error=error, export_qs=urlencode(params),
-                  export_group_qs=urlencode({**params, "group_by": group_by}))
+                  sources=stats_mod.SOURCE_LABELS, source=source or (), source_label=stats_mod.source_label,
+                  trend=trend(by_day, from_, to), error=error, source_error=source_error,
+                  export_qs=urlencode(params), export_group_qs=urlencode({**params, "group_by": group_by}),
+                  range_qs=urlencode({"from": from_.isoformat(), "to": to.isoformat()}))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from ... import stats as stats_mod
 from ...api import deps
 from .common import PAGE_SIZE, date_range, filters, page_number, render, sections, to_login, user_of
+from .overview import page_sources
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,8 +19,9 @@ def ratings_page(request: Request):
     user = user_of(request)
     if user is None:
         return to_login(request)
-    from_, to, error = date_range(request, default_days=7)
-    f = filters(request)
+    from_, to, error = date_range(request)
+    source, source_error = page_sources(request)
+    f = {**filters(request), "source": source}
     q = request.query_params
     sat = q.get("satisfaction")
     satisfaction = int(sat) if sat in ("1", "2", "3", "4", "5") else None
@@ -30,10 +32,12 @@ def ratings_page(request: Request):
             conn, from_, to, satisfaction=satisfaction, include_misuse=include_misuse,
             limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, show_phone=user.may("see_phone"), **f)
         all_sections = sections(conn)
-    params = {"from": from_.isoformat(), "to": to.isoformat(), **{k: v for k, v in f.items() if v},
+    params = {"from": from_.isoformat(), "to": to.isoformat(), **{k: v for k, v in f.items() if v and k != "source"},
+              **({"source": ",".join(source)} if source else {}),
               **({"satisfaction": str(satisfaction)} if satisfaction else {}),
               "include_misuse": "1" if include_misuse else "0"}
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "ratings.html", user=user, rows=rows, total=total, page=page, pages=pages,
                   from_=from_, to=to, f=f, satisfaction=satisfaction, include_misuse=include_misuse,
-                  sections=all_sections, error=error, qs=urlencode(params))
+                  sections=all_sections, error=error, qs=urlencode(params), sources=stats_mod.SOURCE_LABELS,
+                  source=source or (), source_error=source_error)
