@@ -27,6 +27,7 @@ SERVER = [
     "python-multipart>=0.0.9",  # form posts (login, case steps) through Starlette
     "openpyxl>=3.1.0",      # the floor the CSV/XLSX exports are tested on
     "chinese-calendar>=1.11.0",  # the State Council holiday and 调休 calendar for working-day deadlines
+    "prometheus-client>=0.17.0",  # /metrics summed over server processes (multiprocess mode)
 ]
 TEST = [
     "pytest>=8",
