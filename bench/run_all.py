@@ -37,6 +37,7 @@ SCRIPTS = {
     "ui": [],
     "pages": [],
     "hall_day": ["--short", "--self-check"],
+    "bigtable": [],
 }
 
 
