@@ -103,10 +103,12 @@ class Lease:
 
             url = self.engine.url.set(drivername="postgresql")
             conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True,
-                                   application_name=f"kiosk lease {self.name} pid {os.getpid()}"[:63],
-                                   connect_timeout=5)
+                                   application_name="kiosk lease candidate", connect_timeout=5)
             got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             if got and got[0]:
+                # named only once held, so pg_stat_activity lists holders, not candidates
+                conn.execute("SELECT set_config('application_name', %s, false)",
+                             (f"kiosk lease {self.name} pid {os.getpid()}"[:63],))
                 return conn
             conn.close()
             return None
