@@ -28,6 +28,7 @@ SERVER = [
     "openpyxl>=3.1.0",      # the floor the CSV/XLSX exports are tested on
     "chinese-calendar>=1.11.0",  # the State Council holiday and 调休 calendar for working-day deadlines
     "gmssl>=3.2.2",         # SM2/SM3 signatures for the provincial platform (sign_with_sm3 / verify_with_sm3)
+    "prometheus-client>=0.17.0",  # /metrics summed over server processes (multiprocess mode)
 ]
 TEST = [
     "pytest>=8",

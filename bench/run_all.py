@@ -38,6 +38,7 @@ SCRIPTS = {
     "pages": [],
     "hall_day": ["--short", "--self-check"],
     "province_push": [],
+    "bigtable": [],
 }
 
 

@@ -35,8 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from central import db, testing  # noqa: E402
+from central import db  # noqa: E402
 from central.stats import naive_query  # noqa: E402
+from testkit import server as testing  # noqa: E402
 
 SECONDS_PER_RATING_YEAR = 347 * 86400
 

@@ -1,13 +1,21 @@
-"""Process-local counters and a latency histogram in Prometheus text format.
+"""Counters and a latency histogram in Prometheus text format.
 
-Each server process counts what it did itself; Prometheus sums processes.
+With one server process, :class:`Metrics` counts in memory. With several on one
+machine, each started with ``PROMETHEUS_MULTIPROC_DIR`` naming the same empty
+directory, :class:`SharedMetrics` keeps every process's values in files there
+(prometheus-client's multiprocess mode) and any process's ``/metrics`` shows
+the sums over all of them, including processes that have died since. Empty the
+directory only when every process is stopped (the systemd units use
+``/run/kiosk-metrics``, emptied at boot).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import defaultdict
+from typing import Any
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -67,8 +75,57 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def new_metrics() -> Metrics:
-    m = Metrics()
+class SharedMetrics:
+    """The :class:`Metrics` interface over prometheus-client's multiprocess files in
+    ``directory``; :meth:`render` sums every process that wrote there."""
+
+    HIST = "kiosk_http_request_duration_seconds"
+
+    def __init__(self, directory: str) -> None:
+        from prometheus_client import Histogram
+
+        if not os.path.isdir(directory):
+            raise ValueError(f"PROMETHEUS_MULTIPROC_DIR {directory!r} is not a directory: create it "
+                             "(empty, shared by the server processes of this machine) or unset it")
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._help: dict[str, str] = {}
+        self._counters: dict[str, Any] = {}
+        self._hist = Histogram(self.HIST, "Time to answer an HTTP request, by route.", ["method", "route"],
+                               buckets=_BUCKETS, registry=None)
+
+    def describe(self, name: str, text: str) -> None:
+        self._help[name] = text
+
+    def _counter(self, name: str, labelnames: list[str]) -> Any:
+        from prometheus_client import Counter
+
+        with self._lock:
+            c = self._counters.get(name)
+            if c is None:
+                c = self._counters[name] = Counter(name, self._help.get(name, name), labelnames, registry=None)
+            return c
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        c = self._counter(name, sorted(labels))
+        (c.labels(**labels) if labels else c).inc(amount)
+
+    def observe(self, seconds: float, **labels: str) -> None:
+        self._hist.labels(**labels).observe(seconds)
+
+    def render(self) -> str:
+        from prometheus_client import CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.directory)
+        return generate_latest(registry).decode()
+
+
+def new_metrics() -> Metrics | SharedMetrics:
+    """Shared across processes when ``PROMETHEUS_MULTIPROC_DIR`` is set, else in memory."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    m: Metrics | SharedMetrics = SharedMetrics(directory) if directory else Metrics()
     m.describe("kiosk_batches_total", "Upload batches answered, by HTTP status.")
     m.describe("kiosk_events_total", "Uploaded events, by result status.")
     m.describe("kiosk_events_rejected_total", "Rejected events, by the field named in the error.")
@@ -80,7 +137,7 @@ class RequestTiming:
     """Request latency by route into the metrics (a plain ASGI middleware: it
     adds nothing to the request path but two clock reads)."""
 
-    def __init__(self, app, metrics: Metrics):
+    def __init__(self, app, metrics: Metrics | SharedMetrics):
         self.app = app
         self.metrics = metrics
 

@@ -20,6 +20,7 @@ APT_PACKAGES=(
   xvfb xdotool fonts-droid-fallback   # real-click screen tests; the font that lacks Latin
   espeak-ng                  # voice prompt files
   socat
+  nginx                      # the reverse proxy of the multi-process tests
   sqlite3
   libgl1 libegl1 libmtdev1   # Kivy's offscreen SDL/GL renderer
   systemd                    # systemd-analyze verify for the units

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from .. import cases as cases_mod
 from ..auth import utcnow
 from ..config import AlertSettings
 from ..db import cases, is_sqlite, write_tx
+from ..leases import LeasedJob
 from .tables import alert_outbox, web_meta
 
 log = logging.getLogger("central.alerts")
@@ -233,35 +233,25 @@ def outbox_status(conn: Connection) -> dict[str, Any]:
 
 
 class AlertSender:
-    """Scans and delivers on its own thread every ``poll_seconds`` until stopped."""
+    """Scans and delivers every ``poll_seconds`` on its own thread until stopped, in one
+    server process at a time: the holder of the ``alerts`` lease (central.leases). When
+    that process dies another one takes the lease and goes on where it stopped."""
+
+    LEASE = "alerts"
 
     def __init__(self, engine: Engine, cfg: AlertSettings, tz: ZoneInfo, post: Poster = http_post):
         self.engine = engine
         self.cfg = cfg
         self.tz = tz
         self.post = post
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = LeasedJob(engine, self.LEASE, self.run_once, every=cfg.poll_seconds)
 
     def run_once(self) -> tuple[int, int]:
         scan(self.engine, self.cfg)
         return deliver_due(self.engine, self.cfg, self.tz, post=self.post)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except sa.exc.SQLAlchemyError as exc:
-                log.warning("alert outbox unavailable: %s", type(exc).__name__)
-            except Exception:
-                log.exception("alert sender round failed")
-            self._stop.wait(self.cfg.poll_seconds)
-
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="alert-sender", daemon=True)
-        self._thread.start()
+        self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.cfg.timeout_seconds + 2)
+        self._job.stop(timeout=self.cfg.timeout_seconds + 2)

@@ -20,7 +20,7 @@ from kiosk.levels import LEVELS, REASON_BY_CODE
 from ... import cases as cases_mod
 from ...api import deps
 from ...auth import User
-from ...db import rollup_daily
+from ...db import rollup_monthly
 from .. import csrf, i18n
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -132,8 +132,9 @@ def forbidden(request: Request, user: User | None, message: str) -> HTMLResponse
 
 
 def sections(conn) -> list[str]:
-    return [s for s in conn.execute(sa.select(rollup_daily.c.section).distinct()
-                                    .order_by(rollup_daily.c.section)).scalars() if s]
+    # the monthly rollup has every section the daily one has, in ~30 times fewer rows
+    return [s for s in conn.execute(sa.select(rollup_monthly.c.section).distinct()
+                                    .order_by(rollup_monthly.c.section)).scalars() if s]
 
 
 #: The range every page shows when none is asked for: the last 30 days, today included.
