@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import batches, cases, devices, ops, settings, stats, users
+from . import batches, cases, devices, entries, ops, settings, stats, users
 
 ROUTERS = [ops.router, batches.router, devices.router, users.router, stats.router, cases.router,
-           settings.router]
+           settings.router, entries.router]
