@@ -27,6 +27,7 @@ SERVER = [
     "python-multipart>=0.0.9",  # form posts (login, case steps) through Starlette
     "openpyxl>=3.1.0",      # the floor the CSV/XLSX exports are tested on
     "chinese-calendar>=1.11.0",  # the State Council holiday and 调休 calendar for working-day deadlines
+    "segno>=1.5.2",         # make(), save(kind="png"/"svg", svgclass=…, lineclass=None) for the window QR codes
 ]
 TEST = [
     "pytest>=8",
@@ -36,6 +37,7 @@ TEST = [
     "playwright>=1.40",
     "schemathesis>=3.25",
     "ruff>=0.4",
+    "zxing-cpp>=2.2.0", "pillow>=10.0",  # decode the window QR codes back in tests/web/test_qr.py
     "mypy>=1.10", "types-requests>=2.31", "types-pyserial>=3.5",
 ]
 
