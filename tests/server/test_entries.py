@@ -232,3 +232,32 @@ def test_mixed_channels_counted_together(api):
     assert total["levels"] == {"5": 4, "4": 2, "3": 1, "2": 2, "1": 2}
     assert total["bad"] == 4
     assert len(hall.cases()) == 4
+
+
+def test_bad_rating_alert_names_its_source(api):
+    from central.web.alerts import NEW_BAD, build_message
+
+    hall = Hall(api)
+    assert hall.entry(source="phone", satisfaction=1).status_code == 201
+    case = api.get(f"/api/v1/cases/{hall.cases()[0]['id']}", role="admin").json()
+    text = build_message(NEW_BAD, case, fmt="generic", base_url="", tz=ZoneInfo("Asia/Shanghai"), alert_id=1)["text"]
+    assert "来源：电话" in text
+    device_case = dict(case, rating={**case["rating"], "source": "touch"})
+    assert "来源：现场评价器" in build_message(NEW_BAD, device_case, fmt="generic", base_url="",
+                                           tz=ZoneInfo("Asia/Shanghai"), alert_id=1)["text"]
+
+
+def test_sms_example_script_maps_replies_and_posts_once(api):
+    hall = Hall(api)
+    key = add_integration(api.db_url, f"sms-ex-{uuid.uuid4().hex[:4]}", "sms")
+    script = [sys.executable, "tools/sms_gateway_example.py", "--server", api.url, "--key", key,
+              "--window", hall.window, "--sms-id", "SMS-9", "--reply", "1"]
+    first = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0 and first.stdout.startswith("201"), first.stdout + first.stderr
+    again = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert again.stdout.startswith("200") and "duplicate" in again.stdout
+    bad = subprocess.run(script[:-4] + ["--sms-id", "SMS-10", "--reply", "5"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.stdout.startswith("201")
+    rows = sorted((r["satisfaction"], r["source"]) for r in hall.ratings())
+    assert rows == [(1, "sms"), (5, "sms")]  # reply "1" (非常满意) is wire 5, reply "5" is wire 1
