@@ -48,7 +48,7 @@ async def entry_post(request: Request):
                                                str(data.get(csrf.FIELD) or "")):
         return forbidden(request, user, "only a clerk, supervisor or admin may enter ratings")
     sat = str(data.get("satisfaction") or "")
-    body = {k: (str(data.get(k)) if data.get(k) else None)
+    body: dict[str, Any] = {k: (str(data.get(k)) if data.get(k) else None)
             for k in ("source", "window_no", "staff_no", "comment", "phone", "project_no", "rated_at", "form_no")}
     body["satisfaction"] = int(sat) if sat.isdigit() else (sat or None)
     body["reasons"] = [str(r) for r in data.getlist("reasons")]
