@@ -29,6 +29,7 @@ SERVER = [
     "chinese-calendar>=1.11.0",  # the State Council holiday and 调休 calendar for working-day deadlines
     "gmssl>=3.2.2",         # SM2/SM3 signatures for the provincial platform (sign_with_sm3 / verify_with_sm3)
     "prometheus-client>=0.17.0",  # /metrics summed over server processes (multiprocess mode)
+    "segno>=1.5.2",         # make(), save(kind="png"/"svg", svgclass=…, lineclass=None) for the window QR codes
 ]
 TEST = [
     "pytest>=8",
@@ -38,6 +39,7 @@ TEST = [
     "playwright>=1.40",
     "schemathesis>=3.25",
     "ruff>=0.4",
+    "zxing-cpp>=2.2.0", "pillow>=10.0",  # decode the window QR codes back in tests/web/test_qr.py
     "mypy>=1.10", "types-requests>=2.31", "types-pyserial>=3.5",
 ]
 

@@ -5,7 +5,8 @@ is stored. Passwords are hashed with scrypt (``hashlib.scrypt``). Roles:
 
 * ``admin``: everything, and may see phone numbers;
 * ``supervisor``: reads everything, acts on bad-rating cases;
-* ``viewer``: reads.
+* ``viewer``: reads;
+* ``clerk`` (录入员): enters ratings from paper forms, calls and the 办不成事 window, and reads them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import CentralError
 from .db import devices, enroll_codes, sessions, users, write_tx
 
-ROLES = ("admin", "supervisor", "viewer")
+ROLES = ("admin", "supervisor", "viewer", "clerk")
 DEVICE_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 USERNAME_RE = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 
@@ -190,9 +191,12 @@ class User:
     role: str
 
     def may(self, action: str) -> bool:
-        """``read`` (every role), ``act`` (cases: admin, supervisor), ``admin``, ``see_phone``."""
+        """``read`` (every role), ``act`` (cases: admin, supervisor), ``enter`` (ratings:
+        admin, supervisor, clerk), ``admin``, ``see_phone``."""
         if action == "read":
             return True
+        if action == "enter":
+            return self.role in ("admin", "supervisor", "clerk")
         if action == "act":
             return self.role in ("admin", "supervisor")
         return self.role == "admin"

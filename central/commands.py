@@ -56,7 +56,7 @@ def register(sub) -> None:
     u = asub.add_parser("add-user", help="create a user or reset their password and role")
     _db_args(u)
     u.add_argument("--username", required=True, metavar="U")
-    u.add_argument("--role", required=True, choices=["admin", "supervisor", "viewer"])
+    u.add_argument("--role", required=True, choices=["admin", "supervisor", "viewer", "clerk"])
     u.add_argument("--password", metavar="PW",
                    help="the password (default: prompt, or one line from stdin when it is not a terminal)")
     u.set_defaults(func=cmd_add_user)
@@ -70,6 +70,13 @@ def register(sub) -> None:
     e.add_argument("--expires-hours", type=float, metavar="H",
                    help="validity in hours (default [server] enroll_code_hours, 24)")
     e.set_defaults(func=cmd_enroll_code)
+
+    i = asub.add_parser("add-integration",
+                        help="register another system (SMS gateway, app) and print its key (shown once)")
+    _db_args(i)
+    i.add_argument("--name", required=True, metavar="NAME")
+    i.add_argument("--source", required=True, choices=["sms", "app"])
+    i.set_defaults(func=cmd_add_integration)
 
     m = asub.add_parser("migrate", help="create or upgrade the database schema and exit")
     _db_args(m)
@@ -249,6 +256,17 @@ def cmd_enroll_code(args) -> int:
     print(f"enrolment code for {args.device_id}, valid until {rfc3339(expires, 'seconds')}; "
           f"on the device: kiosk provision --server URL --code {code}", file=sys.stderr)
     print(code)
+    return 0
+
+
+def cmd_add_integration(args) -> int:
+    from .channels import add_integration
+
+    _, engine = _engine(args)
+    key = add_integration(engine, args.name, args.source)
+    print(f"integration {args.name} ({args.source}) saved; its key is shown once: "
+          "POST /api/v1/channel-ratings with Authorization: Bearer KEY", file=sys.stderr)
+    print(key)
     return 0
 
 

@@ -63,12 +63,23 @@ def _dates(v: list) -> str | None:
     return None
 
 
+CHANNEL_DEFAULTS = {"paper": 5, "phone": 6, "counter": 5, "qr": 3, "sms": 7, "app": 2}
+
+
+def _channel_map(v: dict) -> str | None:
+    """The channel (pf) of each non-device source: a table of those sources to 1..7."""
+    if set(v) - set(CHANNEL_DEFAULTS) or any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 7
+                                             for n in v.values()):
+        return f"a table of {', '.join(CHANNEL_DEFAULTS)} to channel codes 1..7, like {{paper = 5, phone = 6}}"
+    return None
+
+
 def key(default: Any, *, check: Callable[[Any], str | None] | None = None, choices: list | None = None,
         doc: str = "") -> Any:
     """A config key as a dataclass field: its default, check, choices and doc."""
     meta = {"check": check, "choices": choices, "doc": doc}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -167,6 +178,15 @@ class Settings:
     trusted_proxies: list = key(["127.0.0.1", "::1"], check=_addresses,
                                 doc="reverse proxies whose X-Forwarded-For/-Proto are believed")
     docs: bool = key(True, doc="serve the interactive API docs at /docs (from local files)")
+    channel_for: dict = key(CHANNEL_DEFAULTS, check=_channel_map,
+                            doc="channel (pf) of the ratings of each non-device source; missing ones keep the default")
+    public_url: str = key("", check=lambda v: None if not v or v.startswith(("http://", "https://"))
+                          else "an http:// or https:// address",
+                          doc="the address citizens' phones reach this server at (the window QR codes)")
+    qr_cooldown_seconds: float = key(600.0, check=_positive,
+                                     doc="a second QR rating from one browser within this time is flagged misuse")
+    qr_posts_per_minute: int = key(20, check=_positive,
+                                   doc="QR ratings accepted per minute from one address; more get 429")
     log_level: str = key("info", choices=["debug", "info", "warning", "error"])
     web: WebSettings = field(default_factory=WebSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -194,6 +214,10 @@ class Settings:
         if self.supervision_phone:
             out["supervision_phone"] = self.supervision_phone
         return out
+
+    def channel(self, source: str) -> int:
+        """The channel (pf) of a non-device source's ratings."""
+        return int(self.channel_for.get(source, CHANNEL_DEFAULTS[source]))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

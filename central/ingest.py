@@ -218,10 +218,7 @@ def _rows(device: DeviceIdentity, reg: Registration, new: list[Event], received_
         d[0] += 1
         if f["satisfaction"] in BAD_WIRE and not f["misuse"]:
             d[1] += 1
-            out["cases"].append({
-                "rating_id": ev.id, "state": "open", "satisfaction": f["satisfaction"], "rated_at": ev.at,
-                "opened_at": received_at, "deadline": (deadline := deadlines.for_rating(ev.at)),
-                "due_soon_at": deadlines.due_soon_at(deadline), "updated_at": received_at, **where})
+            out["cases"].append(case_row(ev.id, f["satisfaction"], ev.at, received_at, deadlines, where))
     return out
 
 
@@ -231,6 +228,15 @@ def _project(f: dict[str, Any]) -> dict[str, Any]:
     out = {name: p.get(name) for name in PROJECT_KEYS}
     out["project_no"] = f["project_no"] or p.get("project_no")
     return out
+
+
+def case_row(rating_id: str, satisfaction: int, rated_at: datetime, received_at: datetime,
+             deadlines: Deadlines, where: dict[str, Any]) -> dict[str, Any]:
+    """The new case of a 差评 (``where``: device_id, window_no, section, staff_no, day)."""
+    deadline = deadlines.for_rating(rated_at)
+    return {"rating_id": rating_id, "state": "open", "satisfaction": satisfaction, "rated_at": rated_at,
+            "opened_at": received_at, "deadline": deadline, "due_soon_at": deadlines.due_soon_at(deadline),
+            "updated_at": received_at, **{k: where[k] for k in ("device_id", "window_no", "section", "staff_no", "day")}}
 
 
 def open_cases(conn: Connection, case_rows: list[dict], at: datetime) -> None:

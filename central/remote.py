@@ -80,13 +80,19 @@ def put_settings(engine: Engine, device_id: str, values: Any, actor: str) -> dic
         return get_settings(conn, device_id)
 
 
-def for_heartbeat(conn: Connection, device_id: str, hall: dict[str, Any] | None = None) -> dict[str, Any]:
+def for_heartbeat(conn: Connection, device_id: str, hall: dict[str, Any] | None = None,
+                  public_url: str = "") -> dict[str, Any]:
     """What a heartbeat answer carries: the hall's values (``hall``: the deadline
     rule and the supervision phone, the same for every device) under the device's
     own settings, the roster's name for the staff member on duty, and the photo's
-    checksum and address. The version changes whenever any of them does."""
+    checksum and address. With ``public_url``, ``qr_url`` is the address of the
+    device's window's QR code (:mod:`central.qr`; ``conn`` must then be a write
+    transaction, the code is made on first use). The version changes whenever any
+    of them does."""
     current = get_settings(conn, device_id)
     hall = hall or {}
+    if public_url:
+        hall = {**hall, **_qr_url(conn, device_id, current["values"], public_url)}
     if not current["version"] and not hall:
         return {}
     values = {**hall, **current["values"]}
@@ -105,6 +111,14 @@ def for_heartbeat(conn: Connection, device_id: str, hall: dict[str, Any] | None 
             # the photo changes the answer, so a device re-applies when only the photo changed
             out["version"] = f"{version}-{(person.photo_sha256 or '')[:12]}-{person.name}"
     return out
+
+
+def _qr_url(conn: Connection, device_id: str, values: dict[str, Any], public_url: str) -> dict[str, str]:
+    from . import qr
+
+    window = values.get("window") or conn.execute(
+        sa.select(devices.c.window_no).where(devices.c.device_id == device_id)).scalar()
+    return {"qr_url": qr.url_for(public_url, qr.ensure_code(conn, window))} if window else {}
 
 
 def put_staff(engine: Engine, staff_no: str, name: str) -> None:

@@ -112,6 +112,13 @@ def _local(iso: str | None, tz: ZoneInfo) -> str:
     return t.strftime("%Y-%m-%d %H:%M")
 
 
+def source_zh(source: str | None) -> str:
+    """How an alert names where a rating came from (a device's sources are all 现场评价器)."""
+    from ..channels import SOURCE_ZH
+
+    return SOURCE_ZH.get(source or "", "现场评价器")
+
+
 def build_message(kind: str, case: dict[str, Any], *, fmt: str, base_url: str, tz: ZoneInfo,
                   alert_id: int) -> dict[str, Any]:
     """The webhook body for one alert in ``fmt`` (generic | wecom | dingtalk)."""
@@ -122,7 +129,8 @@ def build_message(kind: str, case: dict[str, Any], *, fmt: str, base_url: str, t
     title = ("差评提醒" if kind == NEW_BAD else "差评工单即将超期") + f" #{case['id']}"
     lines = [
         f"版块：{case['section']}　窗口：{case['window_no']}　工号：{case['staff_no']} {staff_name}".rstrip(),
-        f"评价：{level.zh}　时间：{_local(case['rated_at'], tz)}",
+        f"评价：{level.zh}　来源：{source_zh((case.get('rating') or {}).get('source'))}　"
+        f"时间：{_local(case['rated_at'], tz)}",
         f"原因：{'、'.join(reasons) if reasons else '（未选择）'}",
         f"状态：{case['state_zh']}　整改期限：{_local(case['deadline'], tz)}",
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import batches, cases, devices, ops, province, settings, stats, users
+from . import batches, cases, devices, entries, ops, province, settings, stats, users
 
 ROUTERS = [ops.router, batches.router, devices.router, users.router, stats.router, cases.router,
-           settings.router, province.router]
+           settings.router, province.router, entries.router]

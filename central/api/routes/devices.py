@@ -67,7 +67,8 @@ async def heartbeat(request: Request):
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             conn.execute(devices.update().where(devices.c.device_id == dev.device_id).values(
                 last_seen_at=now, last_state=json.dumps(state, ensure_ascii=True)))
-            return remote.for_heartbeat(conn, dev.device_id, get_settings(request).hall_settings)
+            return remote.for_heartbeat(conn, dev.device_id, get_settings(request).hall_settings,
+                                        public_url=get_settings(request).public_url)
     device_settings = await run_in_threadpool(store_and_answer)
     request.app.state.metrics.inc("kiosk_heartbeats_total")
     return {"server_time": rfc3339(now), "settings": device_settings}

@@ -6,7 +6,7 @@ are checked on every request; every form carries a CSRF token."""
 
 from __future__ import annotations
 
-from . import board, cases, devices, exports, login, overview, province, ratings
+from . import board, cases, devices, entry, exports, login, overview, province, qr, ratings
 
 ROUTERS = [login.router, overview.router, ratings.router, devices.router, cases.router, board.router,
-           exports.router, province.router]
+           exports.router, province.router, qr.router, entry.router]
