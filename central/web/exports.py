@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from kiosk.levels import Level
 
 from ..stats import RATING_COLUMNS, source_label
 
