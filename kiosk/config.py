@@ -324,6 +324,8 @@ DEVICE_SCHEMA = Section("", sections=[
         Key("token_file", str, "", doc="empty = local_api.token in the data directory, made on first start"),
         Key("max_prompts_per_minute", int, 60,
             check=lambda v: None if 1 <= v <= 6000 else "a number of prompts per minute, 1..6000"),
+        Key("require_project_no", bool, False,
+            doc="true = every POST /v1/prompt must carry project_no (办件编号), else 400 project_no_required"),
     ]),
 ])
 
