@@ -278,6 +278,7 @@ DEVICE_SCHEMA = Section("", sections=[
         Key("font", str, ""),
         Key("technician_pin", str, "", check=_pin_hash),
         Key("supervision_phone", str, "", doc="监督电话 shown after a 差评 (remote settings may override)"),
+        Key("show_qr", bool, False, doc="show the window's QR (qr_url from the server) on the idle and thanks screens"),
     ]),
     Section("audio", [
         Key("enabled", bool, False),
