@@ -15,7 +15,10 @@ CORE = [
     "sqlite-utils>=4.0",    # Database.atomic() first appeared in 4.0
     "requests>=2.31.0",     # 2.31.0 stops leaking Proxy-Authorization on redirects (CVE-2023-32681)
 ]
-KIOSK = ["kivy>=2.3.0"]     # the floor the touch screens are tested on (tests/ui at 2.3.0)
+KIOSK = [
+    "kivy>=2.3.0",          # the floor the touch screens are tested on (tests/ui at 2.3.0)
+    "segno>=1.5.2",         # make_qr(error=…), matrix_iter(scale, border): the window's QR on screen
+]
 SERVER = [
     "fastapi>=0.110.0",     # pydantic 2 and Path/Query(pattern=…) need 0.100; the floor tested is 0.110.0
     "uvicorn[standard]>=0.27.0",  # Server.run(sockets=…), timeout_graceful_shutdown
@@ -41,6 +44,7 @@ TEST = [
     "ruff>=0.4",
     "zxing-cpp>=2.2.0", "pillow>=10.0",  # decode the window QR codes back in tests/web/test_qr.py
     "mypy>=1.10", "types-requests>=2.31", "types-pyserial>=3.5",
+    "zxing-cpp>=2.2.0",     # read_barcodes() on a 2-D buffer: decodes the QR in the screen tests
 ]
 
 setup(

@@ -73,7 +73,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             log.warning("local API: no token configured, made a new one in %s: give it to the queue "
                         "system (docs/local_api.md)", where)
         api = LocalApi(device, cfg.local_api.bind, token,
-                       max_prompts_per_minute=cfg.local_api.max_prompts_per_minute)
+                       max_prompts_per_minute=cfg.local_api.max_prompts_per_minute,
+                       require_project_no=cfg.local_api.require_project_no)
         api.start()
         log.info("local API token: %s", where)
         log.info("local API on %s", api.address)

@@ -278,6 +278,7 @@ DEVICE_SCHEMA = Section("", sections=[
         Key("font", str, ""),
         Key("technician_pin", str, "", check=_pin_hash),
         Key("supervision_phone", str, "", doc="监督电话 shown after a 差评 (remote settings may override)"),
+        Key("show_qr", bool, False, doc="show the window's QR (qr_url from the server) on the idle and thanks screens"),
     ]),
     Section("audio", [
         Key("enabled", bool, False),
@@ -324,6 +325,8 @@ DEVICE_SCHEMA = Section("", sections=[
         Key("token_file", str, "", doc="empty = local_api.token in the data directory, made on first start"),
         Key("max_prompts_per_minute", int, 60,
             check=lambda v: None if 1 <= v <= 6000 else "a number of prompts per minute, 1..6000"),
+        Key("require_project_no", bool, False,
+            doc="true = every POST /v1/prompt must carry project_no (办件编号), else 400 project_no_required"),
     ]),
 ])
 

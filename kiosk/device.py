@@ -193,9 +193,9 @@ class Device:
         return outcome
 
     def trigger(self, project_no: str | None = None, ticket_no: str | None = None,
-                staff_no: str | None = None) -> Answer:
-        """Open a prompt (一事一评); Future[Prompt]."""
-        return self.submit(self.session.open_prompt, project_no, ticket_no, staff_no)
+                staff_no: str | None = None, project: dict[str, Any] | None = None) -> Answer:
+        """Open a prompt (一事一评), optionally with its 办件; Future[Prompt]."""
+        return self.submit(self.session.open_prompt, project_no, ticket_no, staff_no, project)
 
     def submit_reasons(self, codes, comment: str | None = None, phone: str | None = None) -> Answer:
         return self.submit(self.session.submit_reasons, codes, comment, phone)

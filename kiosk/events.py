@@ -11,6 +11,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from .clock import Clock, rfc3339
@@ -25,6 +26,16 @@ SOURCES = ("touch", "gpio", "serial", "keyboard", "api", "console", "simulated")
 
 MAX_COMMENT = 500
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+
+#: The 办件 a prompt may carry (the queue or business system's case), in wire
+#: order, with the longest text each may be. ``user_name`` (申请人) is personal data.
+PROJECT_TEXT = {"project_no": 64, "task_code": 64, "task_name": 200, "dept_code": 64,
+                "dept_name": 200, "user_name": 100}
+PROJECT_DATES = ("accept_date", "promise_date")
+PROJECT_FIELDS = ("project_no", "task_code", "task_name", "dept_code", "dept_name", "user_name",
+                  "user_prop", "accept_date", "promise_date")
+USER_PROPS = {1: "个人", 2: "法人"}
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 @dataclass(frozen=True)
@@ -64,7 +75,7 @@ def _base(type_: str, clock: Clock) -> dict[str, Any]:
 
 def rating(clock: Clock, level: Level, source: str, window: Window, *, misuse: bool = False,
            project_no: str | None = None, ticket_no: str | None = None,
-           prompt_id: str | None = None) -> dict[str, Any]:
+           prompt_id: str | None = None, project: dict[str, Any] | None = None) -> dict[str, Any]:
     if source not in SOURCES:
         raise ValueError(f"unknown rating source {source!r}; expected one of {', '.join(SOURCES)}")
     ev = _base(RATING, clock)
@@ -81,6 +92,8 @@ def rating(clock: Clock, level: Level, source: str, window: Window, *, misuse: b
         "prompt_id": prompt_id,
         "misuse": bool(misuse),
     })
+    if project:
+        ev["project"] = dict(project)
     return ev
 
 
@@ -106,7 +119,7 @@ def rating_detail(clock: Clock, rating_event: dict[str, Any], reasons, *,
 
 
 def unrated(clock: Clock, window: Window, *, prompt_id: str, project_no: str | None = None,
-            ticket_no: str | None = None) -> dict[str, Any]:
+            ticket_no: str | None = None, project: dict[str, Any] | None = None) -> dict[str, Any]:
     ev = _base(UNRATED, clock)
     ev.update({
         "prompt_id": prompt_id,
@@ -118,7 +131,61 @@ def unrated(clock: Clock, window: Window, *, prompt_id: str, project_no: str | N
         "section": window.section,
         "channel": window.channel,
     })
+    if project:
+        ev["project"] = dict(project)
     return ev
+
+
+def check_project(values: dict[str, Any]) -> dict[str, Any] | None:
+    """The 办件 object for an event from the fields in ``values`` (other keys
+    ignored), or None when it names no 办件. Texts are trimmed, empty ones left
+    out; ``user_prop`` becomes 1 (个人) or 2 (法人); dates stay as given
+    (``YYYY-MM-DD`` or an RFC 3339 time).
+
+    Raises ValueError naming the first bad field.
+    """
+    out: dict[str, Any] = {}
+    for key in PROJECT_FIELDS:
+        value = values.get(key)
+        if value is None:
+            continue
+        if key == "user_prop":
+            out[key] = _user_prop(value)
+            continue
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueError(f"{key} must be a string")
+        text = str(value).strip()
+        if not text:
+            continue
+        if key in PROJECT_DATES:
+            out[key] = _project_date(key, text)
+        elif len(text) > PROJECT_TEXT[key]:
+            raise ValueError(f"{key} is longer than {PROJECT_TEXT[key]} characters")
+        else:
+            out[key] = text
+    return out or None
+
+
+def _user_prop(value: Any) -> int:
+    if isinstance(value, str) and value.strip() in ("1", "2"):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in USER_PROPS:
+        return value
+    raise ValueError(f"user_prop must be 1 (个人) or 2 (法人), got {value!r}")
+
+
+def _project_date(key: str, text: str) -> str:
+    try:
+        if len(text) == 10:
+            date.fromisoformat(text)
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                return text
+        elif _RFC3339.fullmatch(text):
+            datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+            return text
+    except ValueError:
+        pass
+    raise ValueError(f"{key} must be a date YYYY-MM-DD or an RFC 3339 time, got {text[:40]!r}")
 
 
 def mask_phone(phone: str | None) -> str | None:

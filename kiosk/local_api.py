@@ -1,7 +1,9 @@
 """The local API for the window's queue/business system (docs/local_api.md).
 
-``POST /v1/prompt`` with ``{"project_no", "ticket_no", "staff_no"}`` opens a
-prompt and returns its id; ``GET /v1/prompt/<id>`` returns ``pending``,
+``POST /v1/prompt`` with ``{"project_no", "ticket_no", "staff_no"}`` and,
+optionally, the rest of the 办件 (``task_code``, ``task_name``, ``dept_code``,
+``dept_name``, ``user_name``, ``user_prop``, ``accept_date``, ``promise_date``)
+opens a prompt and returns its id; ``GET /v1/prompt/<id>`` returns ``pending``,
 ``rated`` (with ``satisfaction``, wire order) or ``unrated``. ``POST /v1/pause``
 with ``{"paused": true|false}`` sets 暂停服务 (prompts refused with 503).
 
@@ -35,6 +37,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from .events import check_project
 from .exceptions import KioskError
 
 log = logging.getLogger(__name__)
@@ -49,12 +52,15 @@ TOKEN_FILE = "local_api.token"  #: the token's file name in the data directory, 
 
 
 class ApiError(KioskError):
-    """A request refused with an HTTP status and a one-line message."""
+    """A request refused with an HTTP status and a one-line message (and,
+    for refusals a program may act on, a stable ``code``)."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 code: str | None = None):
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.code = code
 
 
 # --- the token --------------------------------------------------------------------
@@ -190,13 +196,14 @@ class LocalApi:
     """The HTTP server; runs in its own thread and hands requests to the device."""
 
     def __init__(self, device, bind: str = "127.0.0.1:8765", token: str = "", *,
-                 max_prompts_per_minute: int = 60, clock=None):
+                 max_prompts_per_minute: int = 60, require_project_no: bool = False, clock=None):
         if not token:
             raise KioskError("the local API needs a token: set [local_api] token or token_file "
                              "(docs/local_api.md)")
         host, _, port = bind.rpartition(":")
         self.device = device
         self.token = token
+        self.require_project_no = require_project_no
         self.bind_host = host.strip("[]")
         self.limit = PromptLimit(max_prompts_per_minute, clock or device.clock)
         handler = type("Handler", (_Handler,), {"api": self})
@@ -252,9 +259,16 @@ class LocalApi:
 
     def open_prompt(self, req: Request) -> tuple[int, dict[str, Any]]:
         fields = _text_fields(req.body, ("project_no", "ticket_no", "staff_no"))
+        try:
+            project = check_project(req.body)
+        except ValueError as exc:
+            raise ApiError(400, f"bad request body: {exc}") from None
+        if self.require_project_no and not (project or {}).get("project_no"):
+            raise ApiError(400, "project_no_required: this window rates every 办件, so every prompt must "
+                                "carry project_no ([local_api] require_project_no)", code="project_no_required")
         self.limit.acquire()
         try:
-            prompt = self.device.trigger(**fields).result(TIMEOUT)
+            prompt = self.device.trigger(**fields, project=project).result(TIMEOUT)
         except KioskError as exc:
             raise ApiError(503, str(exc)) from None
         except TimeoutError:
@@ -323,6 +337,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers: dict[str, str] = {}
         except ApiError as exc:
             status, body, headers = exc.status, {"error": str(exc)}, exc.headers
+            if exc.code:
+                body["code"] = exc.code
         except Exception as exc:  # a bug: one line in the log, one line to the client
             log.error("local API: %s %s failed: %s: %s", self.command, self.path, type(exc).__name__, exc)
             status, body, headers = 500, {"error": "internal error in the device (see its log)"}, {}
@@ -447,5 +463,6 @@ def describe(cfg) -> dict[str, Any]:
             "token_file": str(path) if path else None,
             "token_file_exists": path.exists() if path else None,
             "max_prompts_per_minute": cfg.local_api.max_prompts_per_minute,
+            "require_project_no": cfg.local_api.require_project_no,
             "docs": "docs/local_api.md"}
 

@@ -12,12 +12,15 @@ under the data dir, written by the uploader), ``mode`` (free|transaction),
 ``language`` (zh_CN|en), ``reasons_for`` (bad|all), ``reasons`` (per level,
 wire order, the subset of national codes to offer: ``{"1": ["115", "113"]}``),
 and for the thanks screen after a 差评: ``rectify_days`` (1..60),
-``rectify_day_kind`` (natural|working) and ``supervision_phone`` (监督电话).
+``rectify_day_kind`` (natural|working) and ``supervision_phone`` (监督电话);
+``qr_url`` (the window's QR page, an http(s) URL of at most 512 characters)
+for the QR on the idle and thanks screens (``[ui] show_qr``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from .events import Window
@@ -34,8 +37,12 @@ _CHOICES = {"mode": ("free", "transaction"), "language": ("zh_CN", "en"), "reaso
             "rectify_day_kind": ("natural", "working")}
 
 
-#: What the thanks screen says after a 差评 (the hall's deadline rule and 监督电话).
-FOLLOW_UP_KEYS = ("rectify_days", "rectify_day_kind", "supervision_phone")
+#: What the thanks screen says after a 差评 (the hall's deadline rule and 监督电话),
+#: and the window's QR page (``qr_url``) the idle and thanks screens may show.
+FOLLOW_UP_KEYS = ("rectify_days", "rectify_day_kind", "supervision_phone", "qr_url")
+
+MAX_QR_URL = 512
+_QR_URL = re.compile(r"https?://[^/\s?#]+(?:[/?#]\S*)?")
 
 
 def validate(values: Any) -> dict[str, Any]:
@@ -58,10 +65,19 @@ def validate(values: Any) -> dict[str, Any]:
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 60:
                 raise ValueError(f"settings.rectify_days: expected a whole number of days 1..60, got {value!r}")
             out[key] = value
+        elif key == "qr_url":
+            out[key] = _qr_url(value)
         else:
             raise ValueError(f"settings.{key}: unknown setting; expected one of "
-                             f"{', '.join(sorted([*_TEXT, *_CHOICES, 'reasons', 'rectify_days']))}")
+                             f"{', '.join(sorted([*_TEXT, *_CHOICES, 'reasons', 'rectify_days', 'qr_url']))}")
     return out
+
+
+def _qr_url(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_QR_URL or not _QR_URL.fullmatch(value):
+        raise ValueError(f"settings.qr_url: expected an http(s) URL of at most {MAX_QR_URL} characters, "
+                         f"got {str(value)[:60]!r}")
+    return value
 
 
 def _reasons(value: Any) -> dict[str, list[str]]:

@@ -114,6 +114,9 @@ class Prompt:
     staff_no: str
     staff_name: str
     deadline: float  # monotonic
+    #: The 办件 (:func:`kiosk.events.check_project`), carried by the rating or unrated
+    #: event; out of the repr, so a logged prompt never shows the applicant's name.
+    project: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,7 @@ class Session:
             self.clock, level, source, staff, misuse=misuse,
             project_no=prompt.project_no if prompt else None,
             ticket_no=prompt.ticket_no if prompt else None,
-            prompt_id=prompt.id if prompt else None)
+            prompt_id=prompt.id if prompt else None, project=prompt.project if prompt else None)
         try:
             self.sink.append(event)
         except BufferWriteError as exc:
@@ -294,11 +297,13 @@ class Session:
         return Outcome(position, source, stored=True, level=level, event=event)
 
     def open_prompt(self, project_no: str | None = None, ticket_no: str | None = None,
-                    staff_no: str | None = None) -> Prompt:
+                    staff_no: str | None = None, project: dict[str, Any] | None = None) -> Prompt:
         """Ask for one rating (the queue system, the staff trigger, serial ``TRIG``).
 
-        An unanswered earlier prompt becomes ``unrated`` first; an open reasons
-        step is closed (its selected chips kept).
+        ``project``: the other 办件 fields (already checked by
+        :func:`kiosk.events.check_project`); with ``project_no`` they make the
+        event's ``project``. An unanswered earlier prompt becomes ``unrated``
+        first; an open reasons step is closed (its selected chips kept).
         """
         if self.state is State.OUT_OF_ORDER:
             raise SessionError(f"device out of order: {self._error}")
@@ -315,9 +320,12 @@ class Session:
                 raise SessionError(f"device out of order: {self._error}")
         staff_no = staff_no or self.window.staff_no
         staff_name = self.window.staff_name if staff_no == self.window.staff_no else ""
-        prompt = Prompt(id=str(uuid.uuid4()), project_no=_opt(project_no), ticket_no=_opt(ticket_no),
+        project_no = _opt(project_no)
+        bound = {k: v for k, v in (project or {}).items() if k != "project_no"}
+        prompt = Prompt(id=str(uuid.uuid4()), project_no=project_no, ticket_no=_opt(ticket_no),
                         staff_no=staff_no, staff_name=staff_name,
-                        deadline=self.clock.monotonic() + self.settings.prompt_timeout_seconds)
+                        deadline=self.clock.monotonic() + self.settings.prompt_timeout_seconds,
+                        project=(({"project_no": project_no} if project_no else {}) | bound) or None)
         self.prompt = prompt
         self._remember(prompt.id, {"id": prompt.id, "status": "pending", "project_no": prompt.project_no,
                                    "ticket_no": prompt.ticket_no, "staff_no": staff_no})
@@ -472,7 +480,8 @@ class Session:
 
     def _expire_prompt(self, prompt: Prompt) -> None:
         event = events.unrated(self.clock, self._staff_for(prompt), prompt_id=prompt.id,
-                               project_no=prompt.project_no, ticket_no=prompt.ticket_no)
+                               project_no=prompt.project_no, ticket_no=prompt.ticket_no,
+                               project=prompt.project)
         try:
             self.sink.append(event)
         except BufferWriteError as exc:

@@ -551,6 +551,13 @@ class KioskApp(App):
 
         threading.Thread(target=work, name="server-test", daemon=True).start()
 
+    def qr_url(self) -> str | None:
+        """The window's QR page to show on the idle and thanks screens: the
+        server's ``qr_url`` when ``[ui] show_qr`` is on, else None."""
+        if not self.cfg.ui.show_qr:
+            return None
+        return self.device.extras.get("qr_url") or None
+
     def followup_text(self) -> str:
         """What the thanks screen says after a 差评: the server's deadline, and the
         supervision phone when one is set (remote settings, else ``[ui]``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..levels import LEVELS, Level
 from .base import KioskScreen, park, unpark
 from .i18n import level_label
+from .qr import QrPanel
 from .widgets import HEADER, INK, LEVEL_COLOURS, LEVEL_MOODS, MUTED, RED, WHITE, FaceIcon, Text
 
 NEUTRAL = HEADER
@@ -35,6 +36,9 @@ class ThanksScreen(KioskScreen):
         for text in (*self.details.values(), self.misuse, self.followup):
             self.layout.add_widget(text)
             park(text)
+        # top right, beside the face: the citizen may rate the window again on their phone
+        self.qr = QrPanel(size_hint=(0.235, 0.45), pos_hint={"right": 0.985, "top": 0.985})
+        self.layout.add_widget(self.qr)
         self.level: Level | None = None
         self.notice = False
 
@@ -49,8 +53,10 @@ class ThanksScreen(KioskScreen):
         for level, text in self.details.items():
             text.text = self.tr("your_rating", level=level_label(level, self.app.language))
         self.followup.text = self.app.followup_text()
+        self.qr.caption.text = self.tr("scan_to_rate")
 
     def show(self, view) -> None:
+        self.qr.show_url(self.app.qr_url())
         level, notice = view.level, view.misuse_notice
         if level is self.level and notice == self.notice:
             return
