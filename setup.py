@@ -42,9 +42,8 @@ TEST = [
     "playwright>=1.40",
     "schemathesis>=3.25",
     "ruff>=0.4",
-    "zxing-cpp>=2.2.0", "pillow>=10.0",  # decode the window QR codes back in tests/web/test_qr.py
+    "zxing-cpp>=2.2.0", "pillow>=10.0",  # read_barcodes(): decode the window QR codes in tests/web and tests/ui
     "mypy>=1.10", "types-requests>=2.31", "types-pyserial>=3.5",
-    "zxing-cpp>=2.2.0",     # read_barcodes() on a 2-D buffer: decodes the QR in the screen tests
 ]
 
 setup(
