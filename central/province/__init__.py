@@ -26,6 +26,9 @@ from ..db import province_counters, province_outbox
 PENDING = "pending"
 SENT = "sent"
 REJECTED = "rejected"
+#: The ``web_meta`` key that holds since when (naive UTC) the platform has been unreachable
+#: for longer than ``[province] down_alert_minutes``; absent while it answers.
+DOWN_KEY = "province.down_since"
 WAITING_DETAIL = "waiting_detail"
 SKIPPED = "skipped"
 STATUSES = (PENDING, SENT, REJECTED, WAITING_DETAIL, SKIPPED)

@@ -33,7 +33,7 @@ from kiosk.backoff import exponential
 
 from ..auth import utcnow
 from ..db import case_transitions, cases, is_sqlite, province_outbox, rating_details, ratings, write_tx
-from . import PENDING, REJECTED, SENT, SKIPPED, profiles
+from . import DOWN_KEY, PENDING, REJECTED, SENT, SKIPPED, profiles
 from .signer import Signer
 
 log = logging.getLogger("central.province")
@@ -176,12 +176,15 @@ class Pusher:
         """Track how long the platform has been unreachable; warn once past ``down_alert_minutes``."""
         now = utcnow()
         if not down:
+            if self.down_since is not None:
+                mark_down(self.engine, None)
             self.down_since, self._warned = None, False
             return
         self.down_since = self.down_since or now
         if not self._warned and now - self.down_since >= timedelta(minutes=self.cfg.down_alert_minutes):
             self._warned = True
             log.warning("the provincial platform has been unreachable since %s UTC", self.down_since.isoformat())
+            mark_down(self.engine, self.down_since)
 
     def _finish(self, conn: Connection, push_id: int, token: str, a: Answer | None) -> int:
         o = province_outbox.c
@@ -224,6 +227,23 @@ class Pusher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self.cfg.timeout_seconds + 2)
+
+
+def mark_down(engine: Engine, since: datetime | None) -> None:
+    """Record (``since``) or clear (None) that the platform has been unreachable for
+    longer than ``down_alert_minutes``: the alert scanner (central.web.alerts) turns
+    the record into one alert per outage, whichever process noticed it first."""
+    from ..web.tables import web_meta
+
+    try:
+        with write_tx(engine) as conn:
+            have = conn.execute(sa.select(web_meta.c.value).where(web_meta.c.key == DOWN_KEY)).scalar()
+            if since is None and have is not None:
+                conn.execute(web_meta.delete().where(web_meta.c.key == DOWN_KEY))
+            elif since is not None and have is None:
+                conn.execute(web_meta.insert().values(key=DOWN_KEY, value=since.isoformat()))
+    except sa.exc.SQLAlchemyError as exc:  # another process wrote it first, or the database is away
+        log.warning("province outage mark not written: %s", type(exc).__name__)
 
 
 def repush(conn: Connection, *, push_id: int | None = None, now: datetime) -> int:

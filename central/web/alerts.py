@@ -38,6 +38,14 @@ log = logging.getLogger("central.alerts")
 
 NEW_BAD = "new_bad"
 DUE_SOON = "due_soon"
+#: The provincial platform refused a record (``case_id`` holds the push record's id).
+PUSH_REJECTED = "push_rejected"
+#: The platform has been unreachable past ``[province] down_alert_minutes`` (``case_id``
+#: holds the minute the outage began, so each outage is announced once).
+PUSH_DOWN = "push_down"
+PUSH_KINDS = (PUSH_REJECTED, PUSH_DOWN)
+#: The highest push record id when alerts were first switched on: older refusals are never announced.
+PUSH_FLOOR = "alerts.push_floor"
 WATERMARK = "alerts.case_watermark"
 #: The highest case id when alerts were first switched on: older cases are never announced.
 FLOOR = "alerts.case_floor"
@@ -93,6 +101,7 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
                  for i in new_ids]
                 + [{"kind": DUE_SOON, "case_id": i, "created_at": now, "payload": "", "attempts": 0,
                     "next_at": now} for i in due_ids])
+        rows += _push_alerts(conn, now)
         _insert_ignore(conn, alert_outbox, rows)
         queued = len(rows)
         if new_ids and max(new_ids) > mark:
@@ -101,6 +110,67 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
         # delivered alerts are kept a while for inspection; their cases are past re-queueing by then
         conn.execute(alert_outbox.delete().where(have.sent_at < now - timedelta(days=KEEP_SENT_DAYS)))
     return queued
+
+
+def _push_alerts(conn: Connection, now: datetime) -> list[dict[str, Any]]:
+    """Alert rows for records the provincial platform refused and for an outage
+    (central.province): one per record, one per outage."""
+    from ..db import province_outbox
+    from ..province import DOWN_KEY, REJECTED
+
+    meta = dict(conn.execute(sa.select(web_meta.c.key, web_meta.c.value)
+                             .where(web_meta.c.key.in_([PUSH_FLOOR, DOWN_KEY]))).all())
+    if PUSH_FLOOR not in meta:
+        top = str(conn.execute(sa.select(sa.func.max(province_outbox.c.id))).scalar() or 0)
+        _insert_ignore(conn, web_meta, [{"key": PUSH_FLOOR, "value": top}])
+        meta[PUSH_FLOOR] = top
+    po, have = province_outbox.c, alert_outbox.c
+    refused = conn.execute(sa.select(po.id).where(
+        po.id > int(meta[PUSH_FLOOR]), po.status == REJECTED,
+        ~sa.exists().where(have.kind == PUSH_REJECTED, have.case_id == po.id)).order_by(po.id).limit(1000)).scalars()
+    ids = [(PUSH_REJECTED, i) for i in refused]
+    if DOWN_KEY in meta:
+        began = datetime.fromisoformat(meta[DOWN_KEY]).replace(tzinfo=UTC)
+        ids.append((PUSH_DOWN, int(began.timestamp() // 60)))
+    return [{"kind": k, "case_id": i, "created_at": now, "payload": "", "attempts": 0, "next_at": now} for k, i in ids]
+
+
+def push_subject(conn: Connection, kind: str, subject: int) -> dict[str, Any] | None:
+    """What a provincial-push alert is about: the refused record, or the outage."""
+    from ..db import province_outbox, ratings
+
+    if kind == PUSH_DOWN:
+        return {"since": datetime.fromtimestamp(subject * 60, UTC).replace(tzinfo=None).isoformat() + "Z"}
+    po = province_outbox.c
+    row = conn.execute(sa.select(po.id, po.reason, po.updated_at, ratings.c.section, ratings.c.window_no,
+                                 ratings.c.project_no, ratings.c.satisfaction)
+                       .join(ratings, ratings.c.event_id == po.rating_id).where(po.id == subject)).first()
+    if row is None:
+        return None
+    return {"push_id": row.id, "reason": row.reason or "", "section": row.section, "window_no": row.window_no,
+            "project_no": row.project_no or "", "satisfaction": row.satisfaction}
+
+
+def build_push_message(kind: str, subject: dict[str, Any], *, fmt: str, base_url: str, tz: ZoneInfo,
+                       alert_id: int) -> dict[str, Any]:
+    """The webhook body for a provincial-push alert in ``fmt`` (no personal data)."""
+    url = f"{base_url.rstrip('/')}/province" if base_url else "/province"
+    if kind == PUSH_DOWN:
+        title = "省级好差评平台连接中断"
+        lines = [f"自 {_local(subject['since'], tz)} 起无法连接省级平台，评价数据暂存待推送，恢复后自动补推。"]
+    else:
+        title = f"省级平台拒收评价 #{subject['push_id']}"
+        lines = [f"版块：{subject['section']}　窗口：{subject['window_no']}　办件编号：{subject['project_no'] or '（无）'}",
+                 f"评价：{Level.from_wire(subject['satisfaction']).zh}　平台答复：{subject['reason'][:200]}"]
+    if fmt == "generic":
+        return {"event": kind, "alert_id": alert_id, "title": title, "text": "\n".join(lines), "url": url,
+                "push": subject}
+    md = f"### {title}\n" + "\n".join(f"> {line}" for line in lines) + f"\n\n[查看推送状态]({url})"
+    if fmt == "wecom":
+        return {"msgtype": "markdown", "markdown": {"content": md}}
+    if fmt == "dingtalk":
+        return {"msgtype": "markdown", "markdown": {"title": title, "text": md}}
+    raise ValueError(f"[alerts] format: expected generic, wecom or dingtalk, got {fmt!r}")
 
 
 # --- messages ---------------------------------------------------------------------
@@ -199,13 +269,9 @@ def deliver_due(engine: Engine, cfg: AlertSettings, tz: ZoneInfo, *, post: Poste
                 .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS)))
             if got.rowcount != 1:
                 continue
-            case = cases_mod.get_case(conn, row.case_id, now=now, show_phone=False)
-        if case is None:
-            body: dict[str, Any] | None = None
-            error = f"case {row.case_id} not found"
-        else:
-            body = build_message(row.kind, case, fmt=cfg.format, base_url=cfg.base_url, tz=tz, alert_id=row.id)
-            error = None
+            body = _body(conn, row, cfg, tz, now)
+        error = None if body is not None else f"{row.kind} {row.case_id} not found"
+        if body is not None:
             try:
                 post(cfg.url, body, cfg.timeout_seconds)
             except Exception as exc:  # any delivery failure is retried later
@@ -227,6 +293,15 @@ def deliver_due(engine: Engine, cfg: AlertSettings, tz: ZoneInfo, *, post: Poste
                         row.attempts + 1, error)
             break
     return sent, failed
+
+
+def _body(conn: Connection, row: Any, cfg: AlertSettings, tz: ZoneInfo, now: datetime) -> dict[str, Any] | None:
+    kw = {"fmt": cfg.format, "base_url": cfg.base_url, "tz": tz, "alert_id": row.id}
+    if row.kind in PUSH_KINDS:
+        subject = push_subject(conn, row.kind, row.case_id)
+        return None if subject is None else build_push_message(row.kind, subject, **kw)
+    case = cases_mod.get_case(conn, row.case_id, now=now, show_phone=False)
+    return None if case is None else build_message(row.kind, case, **kw)
 
 
 def outbox_status(conn: Connection) -> dict[str, Any]:
