@@ -8,7 +8,6 @@ body holds no slot; only then does the batch take one of
 
 from __future__ import annotations
 
-import random
 import time
 from datetime import datetime
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from pydantic import BaseModel, Field
 from ...auth import DeviceIdentity, utcnow
 from ...heartbeats import device_for_token
 from ...ingest import ingest_with_retry
+from ...throttle import BatchSlots
 from ...timefmt import rfc3339
 from ...wire import BATCH_SCHEMA, BatchError, count_statuses, parse_batch
 from ..body import JSONRoute, read_body
@@ -42,18 +42,13 @@ class BatchOut(BaseModel):
     results: list[EventResult]
 
 
-class Slots:
-    """How many batches are being processed at once in this process."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.used = 0
-
-
-def _slots(request: Request) -> Slots:
+def _slots(request: Request) -> BatchSlots:
     state = request.app.state
     if not hasattr(state, "batch_slots"):
-        state.batch_slots = Slots(get_settings(request).max_inflight_batches)
+        pool = get_engine(request).pool
+        # a QueuePool's most connections: its size and the overflow it may open beyond
+        connections = pool.size() + getattr(pool, "_max_overflow", 0) if hasattr(pool, "size") else None
+        state.batch_slots = BatchSlots(get_settings(request).max_inflight_batches, connections)
     return state.batch_slots
 
 
@@ -78,16 +73,15 @@ async def post_batch(request: Request):
         metrics.inc("kiosk_batches_total", status=str(exc.status))
         return error(exc.status, exc.message)
     slots = _slots(request)
-    if slots.used >= slots.limit:
+    if not slots.take():
         # shed load (e.g. a whole fleet uploading its backlog after an outage) instead of queueing
         metrics.inc("kiosk_batches_total", status="503")
         return error(503, "busy: too many batches in progress, retry later",
-                     headers={"Retry-After": str(random.randint(2, 10))})
-    slots.used += 1
+                     headers={"Retry-After": str(slots.retry_after())})
     try:
         return await _process(request, dev, body, received_at)
     finally:
-        slots.used -= 1
+        slots.release()
 
 
 async def _process(request: Request, dev: DeviceIdentity, body: bytes, received_at: datetime):
