@@ -22,6 +22,7 @@ KIOSK = [
 SERVER = [
     "fastapi>=0.110.0",     # pydantic 2 and Path/Query(pattern=…) need 0.100; the floor tested is 0.110.0
     "uvicorn[standard]>=0.27.0",  # Server.run(sockets=…), timeout_graceful_shutdown
+    "orjson>=3.9.0",        # fastapi's ORJSONResponse on the devices' hot path (heartbeat, batch answers)
     "fastapi-offline>=1.7",  # Swagger UI files for /docs, served locally (no CDN)
     "sqlalchemy>=2.0.0",    # 2.0-style Connection/select API and the psycopg 3 dialect
     "alembic>=1.13.0",      # the floor the migrations are tested on

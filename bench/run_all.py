@@ -32,8 +32,9 @@ SCRIPTS = {
     "serial": [],
     "ingest": [],
     "stats": [],
-    "fleet": [],
+    "fleet": [],  # capacity search, ~4 min
     "drain": [],
+    "morning": ["--quick"],  # 2,000 devices; the 20,000 of a full run take ~15 min (store it with --store-log)
     "ui": [],
     "pages": [],
     "hall_day": ["--short", "--self-check"],
@@ -95,7 +96,7 @@ def run(name: str, extra: list[str]) -> dict | None:
     return store(result, " ".join(["python", f"bench/{name}.py", *extra]))
 
 
-_HEADLINE = ("median_ms", "events_per_s", "p95_ms", "p99_ms", "median_s", "value")
+_HEADLINE = ("capacity_devices", "drain_s", "median_ms", "events_per_s", "p95_ms", "p99_ms", "median_s", "value")
 
 
 def _fmt(v) -> str:

@@ -167,6 +167,9 @@ class Settings:
     max_body_bytes: int = key(1048576, check=_positive)
     max_inflight_batches: int = key(32, check=_positive,
                                     doc="batches processed at once per process; more get 503 + Retry-After")
+    heartbeat_flush_seconds: float = key(1.0, check=lambda v: None if 0 <= v <= 60 else "0..60",
+                                         doc="devices' last-seen times are written together this often "
+                                             "(0 = with every heartbeat)")
     body_timeout_seconds: float = key(10.0, check=_positive,
                                       doc="seconds to receive 1 MiB of a request body; slower gets 408")
     public_stats: bool = key(True)

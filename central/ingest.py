@@ -46,7 +46,9 @@ def ingest_with_retry(engine: Engine, device: DeviceIdentity, batch: dict[str, A
             return ingest(engine, device, batch, received_at=received_at, tz=tz, rectify_days=rectify_days)
         except sa.exc.DBAPIError as exc:
             code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-            if code not in _RETRYABLE or attempt == attempts - 1:
+            # a dropped connection (the database restarted) is retried on a fresh one: events
+            # that did commit before the drop come back as duplicates, never stored twice
+            if (code not in _RETRYABLE and not exc.connection_invalidated) or attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")

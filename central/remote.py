@@ -93,23 +93,33 @@ def for_heartbeat(conn: Connection, device_id: str, hall: dict[str, Any] | None 
     hall = hall or {}
     if public_url:
         hall = {**hall, **_qr_url(conn, device_id, current["values"], public_url)}
-    if not current["version"] and not hall:
+    staff_no = {**hall, **current["values"]}.get("staff_no")
+    person = None
+    if staff_no:
+        person = conn.execute(sa.select(staff.c.name, staff.c.photo_sha256)
+                              .where(staff.c.staff_no == staff_no)).first()
+    return answer_for(current["version"], current["values"], hall, person)
+
+
+def answer_for(version_no: int, device_values: dict[str, Any], hall: dict[str, Any] | None,
+               person: Any) -> dict[str, Any]:
+    """:func:`for_heartbeat`'s answer from what was read: the settings' version
+    and values, and the roster row (``name``, ``photo_sha256``) or None."""
+    hall = hall or {}
+    if not version_no and not hall:
         return {}
-    values = {**hall, **current["values"]}
-    version = str(current["version"] or 0)
+    values = {**hall, **device_values}
+    version = str(version_no or 0)
     if hall:
         version += "-h" + hashlib.sha256(json.dumps(hall, sort_keys=True).encode()).hexdigest()[:8]
     out: dict[str, Any] = {"version": version, "values": values}
-    if values.get("staff_no"):
-        person = conn.execute(sa.select(staff.c.name, staff.c.photo_sha256)
-                              .where(staff.c.staff_no == values["staff_no"])).first()
-        if person is not None:
-            values.setdefault("staff_name", person.name)
-            if person.photo_sha256:
-                out["staff_photo"] = {"staff_no": values["staff_no"], "sha256": person.photo_sha256,
-                                      "url": f"/api/v1/staff/{values['staff_no']}/photo"}
-            # the photo changes the answer, so a device re-applies when only the photo changed
-            out["version"] = f"{version}-{(person.photo_sha256 or '')[:12]}-{person.name}"
+    if values.get("staff_no") and person is not None:
+        values.setdefault("staff_name", person.name)
+        if person.photo_sha256:
+            out["staff_photo"] = {"staff_no": values["staff_no"], "sha256": person.photo_sha256,
+                                  "url": f"/api/v1/staff/{values['staff_no']}/photo"}
+        # the photo changes the answer, so a device re-applies when only the photo changed
+        out["version"] = f"{version}-{(person.photo_sha256 or '')[:12]}-{person.name}"
     return out
 
 

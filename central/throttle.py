@@ -12,8 +12,13 @@ account is logged.
 
 from __future__ import annotations
 
+import collections
 import logging
+import math
+import random
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -103,3 +108,57 @@ class LoginThrottle:
             log.warning("login: the account %r is locked for %d minutes after %d wrong passwords "
                         "(the last from %s)", attempt.username, int(self.window.total_seconds() // 60),
                         self.max_failures, attempt.ip)
+
+
+class BatchSlots:
+    """How many batches are processed at once in this process, and how long a
+    refused one is told to wait.
+
+    ``limit`` is ``[server] max_inflight_batches``, but never more than the
+    database connections the process has (``connections``) less a few kept for
+    everything else (``/healthz``, the pages, heartbeats): a batch waiting for a
+    connection holds a slot and makes every other request wait too.
+
+    A refused batch gets ``Retry-After`` drawn at random from 1 to a window sized
+    to the queue: the batches refused in the last ``span`` seconds over the
+    batches finished per second, so the refused return at about the rate the
+    server finishes them instead of all together.
+    """
+
+    RESERVED = 4
+
+    def __init__(self, limit: int, connections: int | None = None, *, span: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
+        if connections is not None:
+            limit = max(1, min(limit, connections - self.RESERVED))
+        self.limit = limit
+        self.used = 0
+        self.span = span
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._done: collections.deque[float] = collections.deque()
+        self._refused: collections.deque[float] = collections.deque()
+
+    def take(self) -> bool:
+        """A slot, or False (the caller answers 503 with :meth:`retry_after`)."""
+        if self.used >= self.limit:
+            self._refused.append(self.clock())
+            return False
+        self.used += 1
+        return True
+
+    def release(self) -> None:
+        self.used -= 1
+        self._done.append(self.clock())
+
+    def window(self) -> int:
+        """The largest Retry-After now, in seconds (2 to 120)."""
+        since = self.clock() - self.span
+        for q in (self._done, self._refused):
+            while q and q[0] < since:
+                q.popleft()
+        per_second = max(len(self._done) / self.span, 1.0)
+        return int(min(120, max(2, math.ceil(len(self._refused) / per_second))))
+
+    def retry_after(self) -> int:
+        return self.rng.randint(1, self.window())

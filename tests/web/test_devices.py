@@ -30,10 +30,11 @@ def test_devices_page(page, site):
     _beat(site, faulty, rejected=2, clock_synced=False,
           hardware={"touch": {"ok": True}, "serial": {"ok": False, "connected": False}})
     _beat(site, stale)
+    as_user(page, site, "viewer")
+    page.goto(site.url + "/devices")  # the server writes the heartbeats it keeps before showing them
     with db.write_tx(db.engine_for(site.db)) as conn:  # its last heartbeat was 3 intervals (3 × 30 s) ago and more
         conn.execute(db.devices.update().where(db.devices.c.device_id == "dv-stale").values(
             last_seen_at=datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=91)))
-    as_user(page, site, "viewer")
     page.goto(site.url + "/devices")
 
     def row(device_id: str):

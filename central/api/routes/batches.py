@@ -8,22 +8,23 @@ body holds no slot; only then does the batch take one of
 
 from __future__ import annotations
 
-import random
 import time
 from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from ...auth import DeviceIdentity, utcnow
+from ...heartbeats import device_for_token
 from ...ingest import ingest_with_retry
+from ...throttle import BatchSlots
 from ...timefmt import rfc3339
 from ...wire import BATCH_SCHEMA, BatchError, count_statuses, parse_batch
 from ..body import JSONRoute, read_body
-from ..deps import device_from, get_engine, get_settings
+from ..deps import bearer, device_from, get_engine, get_settings
 from ..errors import error
 from ..models import errors
 
@@ -41,18 +42,13 @@ class BatchOut(BaseModel):
     results: list[EventResult]
 
 
-class Slots:
-    """How many batches are being processed at once in this process."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.used = 0
-
-
-def _slots(request: Request) -> Slots:
+def _slots(request: Request) -> BatchSlots:
     state = request.app.state
     if not hasattr(state, "batch_slots"):
-        state.batch_slots = Slots(get_settings(request).max_inflight_batches)
+        pool = get_engine(request).pool
+        # a QueuePool's most connections: its size and the overflow it may open beyond
+        connections = pool.size() + getattr(pool, "_max_overflow", 0) if hasattr(pool, "size") else None
+        state.batch_slots = BatchSlots(get_settings(request).max_inflight_batches, connections)
     return state.batch_slots
 
 
@@ -64,27 +60,28 @@ async def post_batch(request: Request):
     received_at = utcnow()
     settings = get_settings(request)
     metrics = request.app.state.metrics
-    try:
-        dev = await run_in_threadpool(device_from, request)
-    except HTTPException as exc:
-        metrics.inc("kiosk_batches_total", status=str(exc.status_code))
-        raise
+    dev = await run_in_threadpool(device_for_token, get_engine(request), bearer(request))
+    if dev is None:
+        try:  # the 401 that says why (missing, unknown or revoked token)
+            dev = await run_in_threadpool(device_from, request)
+        except HTTPException as exc:
+            metrics.inc("kiosk_batches_total", status=str(exc.status_code))
+            raise
     try:
         body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     except BatchError as exc:
         metrics.inc("kiosk_batches_total", status=str(exc.status))
         return error(exc.status, exc.message)
     slots = _slots(request)
-    if slots.used >= slots.limit:
+    if not slots.take():
         # shed load (e.g. a whole fleet uploading its backlog after an outage) instead of queueing
         metrics.inc("kiosk_batches_total", status="503")
         return error(503, "busy: too many batches in progress, retry later",
-                     headers={"Retry-After": str(random.randint(2, 10))})
-    slots.used += 1
+                     headers={"Retry-After": str(slots.retry_after())})
     try:
         return await _process(request, dev, body, received_at)
     finally:
-        slots.used -= 1
+        slots.release()
 
 
 async def _process(request: Request, dev: DeviceIdentity, body: bytes, received_at: datetime):
@@ -110,6 +107,6 @@ async def _process(request: Request, dev: DeviceIdentity, body: bytes, received_
     for r in results:
         if r.status == "rejected" and r.error:
             metrics.inc("kiosk_events_rejected_total", reason=r.error.split(":", 1)[0][:32])
-    return JSONResponse({"server_time": rfc3339(received_at), "results": [r.to_json() for r in results]},
+    return ORJSONResponse({"server_time": rfc3339(received_at), "results": [r.to_json() for r in results]},
                         headers={"Server-Timing": f"ingest;dur={t_ingest * 1000:.1f}, "
                                                   f"total;dur={(time.perf_counter() - t_total) * 1000:.1f}"})

@@ -8,19 +8,20 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
-from ... import auth, remote
+from ... import auth, heartbeats
 from ...auth import User, utcnow
-from ...db import devices, is_sqlite, write_tx
+from ...db import devices
 from ...timefmt import rfc3339
 from ...wire import BatchError, loads
 from ..body import JSONRoute, read_body
-from ..deps import EngineDep, device_from, get_engine, get_settings, need
+from ..deps import EngineDep, bearer, device_from, get_engine, get_settings, need
 from ..errors import error
 from ..models import AUTH_ERRORS, Text, errors
 
-router = APIRouter(tags=["devices"], route_class=JSONRoute)
+router = APIRouter(tags=["devices"], route_class=JSONRoute, on_shutdown=heartbeats.ON_SHUTDOWN)
 MAX_HEARTBEAT = 65536
 
 
@@ -49,9 +50,16 @@ class EnrollOut(BaseModel):
                                            "last_sync_ok_at, clock_synced, disk_free_bytes, hardware, uptime_s"}}}}})
 async def heartbeat(request: Request):
     """Store the device's latest state and its last-seen time."""
-    dev = await run_in_threadpool(device_from, request)
+    settings = get_settings(request)
+    engine = get_engine(request)
+    found = await run_in_threadpool(heartbeats.lookup, engine, bearer(request), settings.hall_settings,
+                                    settings.public_url)
+    if found is None:
+        await run_in_threadpool(device_from, request)  # the 401 that says why
+        raise HTTPException(401, "unknown or revoked device token", headers={"WWW-Authenticate": "Bearer"})
+    dev, device_settings = found
     try:
-        state = loads(await read_body(request, MAX_HEARTBEAT, get_settings(request).body_timeout_seconds))
+        state = loads(await read_body(request, MAX_HEARTBEAT, settings.body_timeout_seconds))
     except BatchError as exc:
         return error(exc.status, exc.message)
     if not isinstance(state, dict):
@@ -59,19 +67,13 @@ async def heartbeat(request: Request):
     if "device_id" in state and state["device_id"] != dev.device_id:
         return error(403, "device_id is not the device of this token")
     now = utcnow()
-    engine = get_engine(request)
-
-    def store_and_answer():
-        with write_tx(engine) as conn:
-            if not is_sqlite(engine):  # a lost heartbeat is harmless: no fsync wait for it
-                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            conn.execute(devices.update().where(devices.c.device_id == dev.device_id).values(
-                last_seen_at=now, last_state=json.dumps(state, ensure_ascii=True)))
-            return remote.for_heartbeat(conn, dev.device_id, get_settings(request).hall_settings,
-                                        public_url=get_settings(request).public_url)
-    device_settings = await run_in_threadpool(store_and_answer)
+    writer = heartbeats.writer_for(request.app.state, engine, settings.heartbeat_flush_seconds)
+    if writer.interval > 0:
+        writer.note(dev.device_id, now, state)
+    else:
+        await run_in_threadpool(writer.note, dev.device_id, now, state)
     request.app.state.metrics.inc("kiosk_heartbeats_total")
-    return {"server_time": rfc3339(now), "settings": device_settings}
+    return ORJSONResponse({"server_time": rfc3339(now), "settings": device_settings})
 
 
 @router.post("/api/v1/enroll", response_model=EnrollOut, responses=errors(400, 403))
@@ -86,8 +88,10 @@ def enroll(body: EnrollIn, engine: EngineDep):
 
 
 @router.get("/api/v1/devices", responses=AUTH_ERRORS)
-def list_devices(user: Annotated[User, Depends(need("read"))], engine: EngineDep) -> list[dict[str, Any]]:
+def list_devices(request: Request, user: Annotated[User, Depends(need("read"))],
+                 engine: EngineDep) -> list[dict[str, Any]]:
     """Registered devices with their last heartbeat state."""
+    heartbeats.flush_kept(request.app.state)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(devices).order_by(devices.c.device_id)).all()
     return [{"device_id": r.device_id, "window": r.window_no, "section": r.section,

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from ... import heartbeats
 from ...api import deps
 from ...auth import utcnow
 from ...db import devices
@@ -51,6 +52,7 @@ def devices_page(request: Request):
     if user is None:
         return to_login(request)
     settings = deps.get_settings(request)
+    heartbeats.flush_kept(request.app.state)
     now = utcnow()
     stale_after = timedelta(seconds=3 * settings.web.heartbeat_interval_seconds)
     with deps.get_engine(request).connect() as conn:
