@@ -36,7 +36,7 @@ def repush_rejected(user: Annotated[User, Depends(need("admin"))], engine: Engin
 
 
 @router.post("/api/v1/province/{push_id}/repush", responses={**errors(404, 409), **AUTH_ERRORS})
-def repush_one(push_id: Annotated[int, Path(ge=1)], user: Annotated[User, Depends(need("admin"))],
+def repush_one(push_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Annotated[User, Depends(need("admin"))],
                engine: EngineDep) -> dict[str, int]:
     """One record (rejected, skipped or sent) goes back to pending, due now."""
     with write_tx(engine) as conn:

@@ -56,6 +56,8 @@ async def province_repush(request: Request):
         _ = i18n.translator(i18n.pick(request)[0])
         return forbidden(request, user, _("表单已过期，请刷新页面后重试。", "The form expired; reload the page."))
     one = data.get("id")
+    # no id: every rejected record; an id that is not a record's number matches nothing
+    push_id = None if one is None else int(one) if isinstance(one, str) and one.isdigit() and len(one) <= 9 else 0
     with write_tx(deps.get_engine(request)) as conn:
-        repush(conn, push_id=int(one) if isinstance(one, str) and one.isdigit() else None, now=utcnow())
+        repush(conn, push_id=push_id, now=utcnow())
     return RedirectResponse("/province", status_code=303)
