@@ -168,22 +168,24 @@ def compare_stats(hall: Hall, server: str, stored, windows, extra) -> list[str]:
 
 
 def compare_board(server: str, truth: dict) -> list[str]:
-    """The public board shows each section's figures: they must equal the truth."""
-    r = requests.get(server + "/board", timeout=30)
-    if r.status_code != 200:
-        return [f"/board answered {r.status_code}"]
-    html = r.text
+    """The public board (its figures in ``/board.json``, today's period) shows each
+    section's count and 差评数: they must equal the truth; the page and its figures
+    carry no personal data."""
+    page = requests.get(server + "/board?period=today", timeout=30)
+    r = requests.get(server + "/board.json?period=today", timeout=30)
+    if page.status_code != 200 or r.status_code != 200:
+        return [f"/board answered {page.status_code}, /board.json {r.status_code}"]
+    shown = {row["key"]: row for p in r.json()["pages"] if p["kind"] == "section" for row in p["rows"]}
     diffs = []
     for key, t in truth.items():
         if not key.startswith("section:"):
             continue
         name = key.split(":", 1)[1]
-        if name not in html:
+        if name not in shown:
             diffs.append(f"board: section {name} missing")
             continue
-        chunk = html[html.index(name):]
-        if str(t["count"]) not in chunk[:4000]:
-            diffs.append(f"board: section {name} does not show its count {t['count']}")
-    if any(ch in html for ch in ("138****", "phone")):
+        if shown[name]["count"] != t["count"]:
+            diffs.append(f"board: section {name} shows {shown[name]['count']} ratings, truth {t['count']}")
+    if any(ch in page.text + r.text for ch in ("138****", "phone")):
         diffs.append("board shows personal data")
     return diffs
