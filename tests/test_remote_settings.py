@@ -106,7 +106,9 @@ def _console(child, line, expect, timeout=20):
     return None
 
 
-def _wait(pred, timeout=30):
+def _wait(pred, timeout=90):
+    """``pred()`` once it is truthy; the device and uploader are separate processes that
+    start and poll on their own, slower on a loaded machine."""
     import time
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
