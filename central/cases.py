@@ -177,7 +177,7 @@ def get_case(conn: Connection, case_id: int, *, now: datetime, show_phone: bool,
 
 # --- the rollup membership of a case ------------------------------------------------
 
-def _cell(state: str, has_phone: bool, reached: bool) -> list[int]:
+def rollup_share(state: str, has_phone: bool, reached: bool) -> list[int]:
     """What one case adds to its rollup cell in ``state``: [count, unrectified,
     rectified, phoned, reached]."""
     if state == "invalid":
@@ -190,7 +190,7 @@ def _key(r) -> tuple:
 
 
 def _move_rollup(conn: Connection, r, before: tuple[str, bool, bool], after: tuple[str, bool, bool]) -> None:
-    delta = [b - a for a, b in zip(_cell(*before), _cell(*after), strict=True)]
+    delta = [b - a for a, b in zip(rollup_share(*before), rollup_share(*after), strict=True)]
     if any(delta):
         rollup_add(conn, {_key(r): delta})
 

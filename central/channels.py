@@ -230,16 +230,17 @@ def store(engine: Engine, rating: Rating, origin: Origin, *, channel: int, tz: Z
     for attempt in range(2):
         try:
             with write_tx(engine) as conn:
-                return _store(conn, rating, origin, channel=channel, tz=tz, deadlines=deadlines,
-                              misuse_within=misuse_within)
+                return store_in(conn, rating, origin, channel=channel, tz=tz, deadlines=deadlines,
+                                misuse_within=misuse_within)
         except sa.exc.IntegrityError:
             if attempt:  # a concurrent writer took the same form number: the retry reads it
                 raise
     raise AssertionError("unreachable")
 
 
-def _store(conn: Connection, rating: Rating, origin: Origin, *, channel: int, tz: ZoneInfo,
-           deadlines: Deadlines, misuse_within: float | None) -> tuple[str, str]:
+def store_in(conn: Connection, rating: Rating, origin: Origin, *, channel: int, tz: ZoneInfo,
+             deadlines: Deadlines, misuse_within: float | None = None) -> tuple[str, str]:
+    """:func:`store` inside the caller's transaction."""
     now = utcnow()
     key = origin.dedup_key
     if key is not None:
@@ -283,11 +284,13 @@ def _store(conn: Connection, rating: Rating, origin: Origin, *, channel: int, tz
 
 
 def recent_entries(conn: Connection, user_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The last ``limit`` ratings a user entered, newest first."""
+    """The last ``limit`` ratings a user entered, newest first (those corrected or
+    withdrawn since have no window, staff, level or day here: see
+    :func:`central.corrections.annotate`)."""
     c, r = channel_entries.c, ratings.c
     rows = conn.execute(sa.select(c.rating_id, c.source, c.form_no, c.entered_at, r.window_no, r.staff_no,
                                   r.satisfaction, r.day)
-                        .select_from(channel_entries.join(ratings, r.event_id == c.rating_id))
+                        .select_from(channel_entries.outerjoin(ratings, r.event_id == c.rating_id))
                         .where(c.entered_by_id == user_id).order_by(c.entered_at.desc()).limit(limit)).all()
     return [dict(row._mapping) for row in rows]
 

@@ -1,19 +1,20 @@
-"""Ratings entered by staff (``POST /api/v1/entries``) and by other systems
-(``POST /api/v1/channel-ratings``): thin handlers over :mod:`central.channels`."""
+"""Ratings entered by staff (``POST /api/v1/entries``, their corrections and history)
+and by other systems (``POST /api/v1/channel-ratings``): thin handlers over
+:mod:`central.channels` and :mod:`central.corrections`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from ... import channels
+from ... import channels, corrections
 from ...auth import User, user_for_token, utcnow
 from ...web import csrf
 from ..body import JSONRoute
-from ..deps import SESSION_COOKIE, bearer, get_engine, get_settings
+from ..deps import SESSION_COOKIE, EngineDep, SettingsDep, bearer, get_engine, get_settings, need
 from ..models import AUTH_ERRORS, errors
 
 router = APIRouter(tags=["channels"], route_class=JSONRoute)
@@ -70,6 +71,48 @@ def post_entry(request: Request, body: Annotated[Any, Body()]):
         return _answer(*enter(request, body, user))
     except channels.ChannelError as exc:
         raise HTTPException(exc.status, str(exc)) from None
+
+
+RatingId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+def correct(request: Request, rating_id: str, body: Any, user: User) -> dict[str, Any]:
+    """Correct or withdraw one staff entry (the API and the /entry page)."""
+    settings = get_settings(request)
+    withdraw = isinstance(body, dict) and body.get("withdraw") is True
+    return corrections.correct(get_engine(request), rating_id, body, user, withdraw=withdraw,
+                               channel_for=settings.channel, tz=settings.tz, deadlines=settings.deadlines,
+                               now=utcnow())
+
+
+@router.post("/api/v1/entries/{rating_id}/correction", status_code=201,
+             responses={**errors(400, 404, 409), **AUTH_ERRORS})
+def post_correction(request: Request, rating_id: RatingId, body: Annotated[Any, Body()]):
+    """Correct a staff entry typed in wrong, or withdraw one that should not exist, keeping
+    the original in its history: ``{"reason" (required), "withdraw"?: true, and any entry
+    fields to change}`` (absent fields keep their value, ``null`` clears one). 201
+    ``{"id", "status": "corrected", "replaced_by"}`` or 200 ``{"status": "withdrawn"}``;
+    403 someone else's entry (a clerk corrects only their own); 409 already corrected, or
+    its 差评 case is already in work."""
+    user = entering_user(request)
+    try:
+        answer = correct(request, rating_id, body, user)
+    except channels.ChannelError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return JSONResponse(answer, status_code=201 if answer["replaced_by"] else 200)
+
+
+@router.get("/api/v1/entries/{rating_id}", responses={**errors(404), **AUTH_ERRORS})
+def get_entry(rating_id: RatingId, user: Annotated[User, Depends(need("read"))], engine: EngineDep,
+              settings: SettingsDep):
+    """A staff entry with every version of it, first to last, from any of its ids: the
+    values, who entered each and when, and for a replaced one who corrected it, when and why."""
+    with engine.connect() as conn:
+        versions = corrections.history(conn, rating_id, show_phone=user.may("see_phone"))
+    if versions is None:
+        raise HTTPException(404, f"no staff entry {rating_id}")
+    return {"id": rating_id, "current": versions[-1]["id"] if versions[-1]["status"] == "current" else None,
+            "versions": versions}
 
 
 def _integration(request: Request) -> channels.Integration:
