@@ -94,12 +94,14 @@ VIEWS = ("all", "action", "approve")
 def list_cases(conn: Connection, *, state: str | None = None, overdue: bool | None = None,
                section: str | None = None, window: str | None = None, staff_no: str | None = None,
                view: str = "all", me: str | None = None, now: datetime, deadlines: Deadlines | None = None,
-               limit: int = 100, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    """A page of cases sorted by deadline. ``view``: ``all``; ``action`` (the states
-    someone must act on); ``approve`` (four-eyes steps waiting for someone other than
-    ``me``, who made the request)."""
+               limit: int = 100, offset: int = 0,
+               source: tuple[str, ...] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """A page of cases sorted by deadline, each with its rating's ``source``. ``view``:
+    ``all``; ``action`` (the states someone must act on); ``approve`` (four-eyes steps
+    waiting for someone other than ``me``, who made the request). ``source``: only the
+    cases of ratings from those sources."""
     c = cases.c
-    where = []
+    where: list[sa.ColumnElement[bool]] = []
     if state is not None:
         where.append(c.state == state)
     if view == "action":
@@ -113,16 +115,20 @@ def list_cases(conn: Connection, *, state: str | None = None, overdue: bool | No
     for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
         if value is not None:
             where.append(col == value)
-    total = conn.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar_one()
-    stmt = (sa.select(cases, ratings.c.staff_name, _latest_detail().label("reasons"),
+    joined = cases.outerjoin(ratings, ratings.c.event_id == c.rating_id)
+    if source:
+        where.append(ratings.c.source.in_(source))
+    total = conn.execute(sa.select(sa.func.count()).select_from(joined if source else cases)
+                         .where(*where)).scalar_one()
+    stmt = (sa.select(cases, ratings.c.staff_name, ratings.c.source, _latest_detail().label("reasons"),
                       _last_actor().label("state_by"))
-            .select_from(cases.outerjoin(ratings, ratings.c.event_id == c.rating_id))
+            .select_from(joined)
             .where(*where).order_by(c.deadline, c.id).limit(limit).offset(offset))
     out = []
     for r in conn.execute(stmt).all():
         row = _case_json(r, now, deadlines)
         codes = json.loads(r.reasons) if r.reasons else []
-        row.update(staff_name=r.staff_name, reasons=codes, state_by=r.state_by,
+        row.update(staff_name=r.staff_name, source=r.source, reasons=codes, state_by=r.state_by,
                    reasons_zh=[REASON_BY_CODE[x].zh for x in codes if x in REASON_BY_CODE])
         out.append(row)
     return total, out

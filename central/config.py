@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import Key, Section, _positive, load_config, parse
+from kiosk.events import SOURCES as DEVICE_SOURCES
 
 DEFAULT_PATH = "/etc/kiosk/server.toml"
 ENV_VAR = "KIOSK_SERVER_CONFIG"
@@ -74,6 +75,15 @@ def _channel_map(v: dict) -> str | None:
     return None
 
 
+def _sources(v: list) -> str | None:
+    """A list of rating ``source`` codes: the devices' inputs and the channels (docs/channels.md)."""
+    known = (*DEVICE_SOURCES, *CHANNEL_DEFAULTS)
+    for item in v:
+        if item not in known:
+            return f'a list of rating sources from {", ".join(known)}, like ["touch", "qr"] ({item!r} is not one)'
+    return None
+
+
 def key(default: Any, *, check: Callable[[Any], str | None] | None = None, choices: list | None = None,
         doc: str = "") -> Any:
     """A config key as a dataclass field: its default, check, choices and doc."""
@@ -112,6 +122,7 @@ class AlertSettings:
     retry_seconds: float = key(5.0, check=_positive)
     retry_max_seconds: float = key(600.0, check=_positive)
     due_soon_hours: float = key(24.0, check=_positive)
+    sources: list = key([], check=_sources, doc="alert only on cases of ratings from these sources (empty: all)")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.engine import Engine
 
 from .. import auth
+from .. import stats as stats_mod
 from ..auth import DeviceIdentity, User
 from ..config import Settings
 from ..throttle import LoginThrottle
@@ -127,3 +128,12 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
 def delete_cookie(response: Response, request: Request, name: str) -> None:
     secure = get_settings(request).cookie_secure or over_tls(request)
     response.delete_cookie(name, path="/", httponly=True, secure=secure)
+
+
+def sources(value: str | None) -> tuple[str, ...] | None:
+    """The ``source`` filter of a request (:func:`central.stats.parse_sources`); an
+    unknown name is a 400 naming the field."""
+    try:
+        return stats_mod.parse_sources(value)
+    except stats_mod.UnknownSource as e:
+        raise HTTPException(400, str(e)) from None

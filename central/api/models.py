@@ -1,12 +1,14 @@
 """Types shared by the routes' OpenAPI schema: the error answer, checked text,
-a case id."""
+a case id, the ``source`` filter."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel
+
+from ..stats import ALL_SOURCES
 
 
 def _text(value: str) -> str:
@@ -22,6 +24,9 @@ def _text(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_text)]
 CaseId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SOURCE_HELP = "one source or a comma list: " + ", ".join(ALL_SOURCES)
+#: ``?source=paper,qr`` (checked by :func:`central.api.deps.sources`: an unknown name is a 400)
+SourceParam = Annotated[Text | None, Query(max_length=200, description=SOURCE_HELP)]
 
 
 class ErrorOut(BaseModel):

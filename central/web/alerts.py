@@ -3,7 +3,8 @@ from overdue, delivered from an outbox so nothing is lost while the webhook is
 down.
 
 A scanner turns new cases (by id, past a watermark kept in ``web_meta``) and
-cases whose deadline is near into ``alert_outbox`` rows; the unique
+cases whose deadline is near, of the rating sources ``[alerts] sources`` lists
+(every source when it is empty), into ``alert_outbox`` rows; the unique
 (kind, case) pair makes that safe with several server processes. A sender
 posts due rows and, on failure, retries with exponential backoff, for ever:
 an undelivered alert stays visible on the devices page. Message bodies are
@@ -30,7 +31,7 @@ from kiosk.levels import REASON_BY_CODE, Level
 from .. import cases as cases_mod
 from ..auth import utcnow
 from ..config import AlertSettings
-from ..db import cases, is_sqlite, write_tx
+from ..db import cases, is_sqlite, ratings, write_tx
 from ..leases import LeasedJob
 from .tables import alert_outbox, web_meta
 
@@ -71,6 +72,13 @@ def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
 
 # --- scanning --------------------------------------------------------------------
 
+def _listed(cfg: AlertSettings) -> sa.ColumnElement[bool]:
+    """Whether a case's rating is of a source ``[alerts] sources`` lists (every case when it is empty)."""
+    if not cfg.sources:
+        return sa.true()
+    return sa.exists().where(ratings.c.event_id == cases.c.rating_id, ratings.c.source.in_(cfg.sources))
+
+
 def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int:
     """Queue alerts for new cases and for cases near their deadline; returns how many were queued."""
     now = now or utcnow()
@@ -85,17 +93,20 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
             meta = {WATERMARK: top, FLOOR: top}
         mark, floor = int(meta[WATERMARK]), int(meta.get(FLOOR, 0))
         have = alert_outbox.c
-        new_ids = conn.execute(
-            sa.select(cases.c.id).where(
+        listed = _listed(cfg)
+        # every new case moves the watermark; only those of the listed sources are queued
+        seen = conn.execute(
+            sa.select(cases.c.id, listed.label("listed")).where(
                 cases.c.id > max(mark - RESCAN, floor),
                 ~sa.exists().where(have.kind == NEW_BAD, have.case_id == cases.c.id))
-            .order_by(cases.c.id).limit(1000)).scalars().all()
+            .order_by(cases.c.id).limit(1000)).all()
+        new_ids = [r.id for r in seen if r.listed]
         due_ids = conn.execute(
             sa.select(cases.c.id).where(
                 cases.c.state.not_in(cases_mod.NOT_OVERDUE), cases.c.deadline > now,
                 # one working day before the deadline (central.workdays), or within due_soon_hours
                 sa.or_(cases.c.due_soon_at <= now, cases.c.deadline <= now + timedelta(hours=cfg.due_soon_hours)),
-                ~sa.exists().where(have.kind == DUE_SOON, have.case_id == cases.c.id))
+                listed, ~sa.exists().where(have.kind == DUE_SOON, have.case_id == cases.c.id))
             .order_by(cases.c.id).limit(1000)).scalars().all()
         rows = ([{"kind": NEW_BAD, "case_id": i, "created_at": now, "payload": "", "attempts": 0, "next_at": now}
                  for i in new_ids]
@@ -104,9 +115,9 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
         rows += _push_alerts(conn, now)
         _insert_ignore(conn, alert_outbox, rows)
         queued = len(rows)
-        if new_ids and max(new_ids) > mark:
-            conn.execute(web_meta.update().where(web_meta.c.key == WATERMARK)
-                         .values(value=str(max(new_ids))))
+        last = max((int(r.id) for r in seen), default=mark)
+        if last > mark:
+            conn.execute(web_meta.update().where(web_meta.c.key == WATERMARK).values(value=str(last)))
         # delivered alerts are kept a while for inspection; their cases are past re-queueing by then
         conn.execute(alert_outbox.delete().where(have.sent_at < now - timedelta(days=KEEP_SENT_DAYS)))
     return queued
@@ -137,7 +148,7 @@ def _push_alerts(conn: Connection, now: datetime) -> list[dict[str, Any]]:
 
 def push_subject(conn: Connection, kind: str, subject: int) -> dict[str, Any] | None:
     """What a provincial-push alert is about: the refused record, or the outage."""
-    from ..db import province_outbox, ratings
+    from ..db import province_outbox
 
     if kind == PUSH_DOWN:
         return {"since": datetime.fromtimestamp(subject * 60, UTC).replace(tzinfo=None).isoformat() + "Z"}

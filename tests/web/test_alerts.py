@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 import sqlalchemy as sa
 
 from central import db
 from central.web import alerts
-from central.web.tables import alert_outbox
+from central.web.tables import alert_outbox, web_meta
 from testkit.server import add_device, add_user, free_port, make_batch
 
 from .conftest import PASSWORD, ev_detail, ev_rating, web_server
@@ -85,6 +86,64 @@ def test_scan_queues_new_cases_once_and_cases_near_their_deadline(tmp_path):
     assert alerts.scan(engine, cfg, later) == 0
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(alert_outbox)).scalar_one() == 0
+
+
+def _add_rated_case(conn, now: datetime, deadline: datetime, source: str) -> int:
+    """A case with its rating of ``source`` (alerts look the source up on the rating)."""
+    rating_id = str(uuid.uuid4())
+    conn.execute(db.ratings.insert().values(
+        event_id=rating_id, device_id="", satisfaction=2, misuse=False, source=source, channel=3,
+        window_no="1", section="s", staff_no="A", staff_name="张三", rated_at=now, day=now.date()))
+    return conn.execute(db.cases.insert().values(
+        rating_id=rating_id, device_id="", state="open", satisfaction=2, section="s", window_no="1",
+        staff_no="A", day=now.date(), rated_at=now, opened_at=now, deadline=deadline,
+        updated_at=now)).inserted_primary_key[0]
+
+
+def test_scan_queues_only_the_cases_of_the_listed_sources(tmp_path):
+    url = str(tmp_path / "c.db")
+    db.upgrade(url)
+    engine = db.engine_for(url)
+    cfg = alerts.AlertSettings(due_soon_hours=24, sources=["qr"])
+    now = datetime(2026, 12, 1, 8, 0)
+    assert alerts.scan(engine, cfg, now) == 0  # first start: the watermark
+    with db.write_tx(engine) as conn:
+        qr_new = _add_rated_case(conn, now, now + timedelta(days=5), "qr")
+        _add_rated_case(conn, now, now + timedelta(days=5), "touch")
+        qr_near = _add_rated_case(conn, now - timedelta(days=4), now + timedelta(hours=20), "qr")
+        _add_rated_case(conn, now - timedelta(days=4), now + timedelta(hours=20), "paper")
+        last = _add_rated_case(conn, now, now + timedelta(days=5), "gpio")
+    assert alerts.scan(engine, cfg, now) == 3  # the two qr cases as new, the near one as due soon
+    assert alerts.scan(engine, cfg, now) == 0
+    with engine.connect() as conn:
+        got = sorted((r.kind, r.case_id) for r in conn.execute(sa.select(alert_outbox)))
+        mark = conn.execute(sa.select(web_meta.c.value).where(web_meta.c.key == alerts.WATERMARK)).scalar_one()
+    assert got == sorted([(alerts.NEW_BAD, qr_new), (alerts.NEW_BAD, qr_near), (alerts.DUE_SOON, qr_near)])
+    assert int(mark) == last  # the cases left out move the watermark on all the same
+    # a day later the other qr case is near its deadline; the touch and gpio ones stay quiet
+    assert alerts.scan(engine, cfg, now + timedelta(days=4, hours=1)) == 1
+    both = alerts.AlertSettings(due_soon_hours=24, sources=["qr", "touch", "gpio"])
+    assert alerts.scan(engine, both, now + timedelta(days=4, hours=1)) == 2 + 2  # touch and gpio: new, due soon
+
+
+def test_an_unknown_alert_source_is_a_config_error_naming_the_key(tmp_path):
+    from central.config import load_settings
+    from kiosk.exceptions import ConfigError
+
+    from ..conftest import run_kiosk
+
+    good = tmp_path / "good.toml"
+    good.write_text('[alerts]\nsources = ["touch", "gpio", "qr"]\n', encoding="utf-8")
+    assert load_settings(good).alerts.sources == ["touch", "gpio", "qr"]
+    assert load_settings(None).alerts.sources == []  # the default: every source
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[alerts]\nsources = ["qr", "fax"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"alerts\.sources: .*'fax' is not one"):
+        load_settings(bad)
+    proc = run_kiosk("server", "--config", str(bad), "--db", str(tmp_path / "c.db"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("kiosk: error:")
+    assert "alerts.sources" in proc.stderr and "fax" in proc.stderr, proc.stderr
 
 
 class Receiver:

@@ -42,7 +42,9 @@ def pages(site) -> list[tuple[str, str, bool]]:
     """(name, path, needs login) for every HTML page the server serves."""
     case_id = site.case_for(site.data.bad_ids[0])["id"]
     out = [("/login", "/login", False), ("/board", "/board", False), ("/ (→ /overview)", "/", True),
+           ("/board?source=…", "/board?source=qr,touch", False), ("/board?source=(unknown)", "/board?source=fax", False),
            ("/overview", "/overview", True), ("/ratings", "/ratings", True), ("/cases", "/cases", True),
+           ("/cases?source=…", "/cases?view=all&source=touch", True),
            ("/cases/{id}", f"/cases/{case_id}", True), ("/devices", "/devices", True),
            ("/entry", "/entry", True), ("/province", "/province", True),
            ("/windows/{w}/poster", "/windows/1/poster", True), ("/r/{code}", f"/r/{qr_code(site)}", False),

@@ -190,3 +190,115 @@ def test_every_bad_rating_of_every_source_opens_one_case(mixed):
         per_source[source_of[c["rating_id"]]] = per_source.get(source_of[c["rating_id"]], 0) + 1
     assert len({c["rating_id"] for c in cases}) == len(cases)
     assert per_source == {s: n for s in {m[0] for m in MIX} if (n := expected({s})["bad"])}
+
+
+#: single sources (with and without 差评) and comma lists the filtered figures are checked for
+FILTERS = ["touch", "paper", "qr", "sms", "paper,qr", "touch,gpio,counter"]
+BOARD_FIELDS = ("count", "levels", "bad", "bad_unrectified", "good_rate", "rectify_rate")
+
+
+def _today() -> dict[str, str]:
+    today = datetime.now(UTC).astimezone(TZ).date().isoformat()
+    return {"from": today, "to": today}
+
+
+def _board(url: str, **params) -> dict:
+    r = requests.get(url + "/board.json", params={"period": "today", **params}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _board_rows(doc: dict, kind: str) -> dict[str, dict]:
+    return {row["key"]: row for p in doc["pages"] if p["kind"] == kind for row in p["rows"]}
+
+
+@pytest.mark.parametrize("source", FILTERS)
+def test_board_and_case_list_filtered_by_source_equal_the_stats_api(mixed, source):
+    url, admin = mixed["url"], mixed["admin"]
+    wanted = set(source.split(","))
+    api = admin.get(url + "/api/v1/stats", params={**_today(), "source": source}, timeout=30).json()
+    board = _board(url, source=source)
+    assert board["source"] == source.split(",")
+    total = board["pages"][0]["rows"][0]
+    assert {k: total[k] for k in BOARD_FIELDS} == {k: api["total"][k] for k in BOARD_FIELDS}
+    assert _figures(total) == expected(wanted)
+    by_section = admin.get(url + "/api/v1/stats", params={**_today(), "source": source, "group_by": "section"},
+                           timeout=30).json()
+    assert {k: {f: r[f] for f in BOARD_FIELDS} for k, r in _board_rows(board, "section").items()} == \
+        {g["key"]: {f: g[f] for f in BOARD_FIELDS} for g in by_section["groups"] if g["count"]}
+    cases = admin.get(url + "/api/v1/cases", params={"source": source, "page_size": 1000}, timeout=30).json()
+    assert cases["total"] == len(cases["cases"]) == api["total"]["bad"] == expected(wanted)["bad"]
+    assert {c["source"] for c in cases["cases"]} <= wanted
+
+
+def test_the_single_sources_of_the_board_add_up_to_the_unfiltered_board(mixed):
+    url = mixed["url"]
+    whole = _board(url)
+    assert whole["source"] is None
+    parts = [_board(url, source=s)["pages"][0]["rows"][0] for s in sorted({m[0] for m in MIX})]
+    total = whole["pages"][0]["rows"][0]
+    for field in ("count", "bad", "bad_unrectified"):
+        assert sum(p[field] for p in parts) == total[field], field
+    for k in "54321":
+        assert sum(p["levels"][k] for p in parts) == total["levels"][k]
+    every = _board(url, source=",".join(sorted({m[0] for m in MIX})))
+    assert every["pages"] == whole["pages"]
+    cases = mixed["admin"].get(url + "/api/v1/cases", params={"page_size": 1000}, timeout=30).json()
+    assert sum(mixed["admin"].get(url + "/api/v1/cases", params={"source": s}, timeout=30).json()["total"]
+               for s in {m[0] for m in MIX}) == cases["total"] == expected()["bad"]
+    assert all(c["source"] in {m[0] for m in MIX} for c in cases["cases"])
+
+
+def test_an_unknown_source_is_a_400_naming_the_field_on_the_board_and_the_cases(mixed):
+    url, admin = mixed["url"], mixed["admin"]
+    for path in ("/board.json", "/api/v1/cases"):
+        r = admin.get(url + path, params={"source": "qr,fax"}, timeout=10)
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["error"].startswith("source:") and "fax" in r.json()["error"], (path, r.text)
+    html = requests.get(url + "/board", params={"source": "fax"}, timeout=10).text
+    assert 'id="source-error"' in html and "fax" in html and 'id="board-source"' not in html
+    assert "source" not in re.search(r'"query": "([^"]*)"', html).group(1)  # its refreshes show every source
+    page = admin.get(url + "/cases", params={"source": "fax"}, timeout=10).text
+    assert 'id="source-error"' in page and "fax" in page
+
+
+def _cookie(url: str, page, username: str) -> None:
+    login = requests.post(url + "/api/v1/login", json={"username": username, "password": PASSWORD}, timeout=10)
+    page.context.add_cookies([{"name": "kiosk_session", "value": login.json()["token"], "url": url}])
+
+
+def test_board_says_which_sources_it_counts_and_refreshes_with_them(mixed, page):
+    url = mixed["url"]
+    page.clock.install()
+    page.goto(url + "/board?period=today&source=qr,paper")
+    assert page.locator("#board-source").inner_text() == "来源：扫码 · 纸质评价表"
+    want = expected({"qr", "paper"})
+    assert page.locator("#board-total .tile.count .v").inner_text() == str(want["count"])
+    with page.expect_response(lambda r: "/board.json" in r.url) as answer:
+        page.clock.run_for(31_000)  # past board_refresh_seconds: board.js fetches /board.json
+    assert answer.value.status == 200 and "source=qr%2Cpaper" in answer.value.url
+    assert answer.value.json()["pages"][0]["rows"][0]["count"] == want["count"]
+    html = page.content()
+    for name in (W1[3], W2[3], W1[2], W2[2]):  # still no personal data: no names, no 工号
+        assert name not in html
+    page.goto(url + "/board?period=today&source=qr,paper&lang=en")
+    assert page.locator("#board-source").inner_text() == "Source: QR code · Paper form"
+    assert not page.errors, page.errors
+
+
+def test_cases_page_filters_and_shows_the_source(mixed, page):
+    url = mixed["url"]
+    _cookie(url, page, "sup")
+    page.goto(url + "/cases?view=all")
+    labels = page.locator("#cases td.source").all_inner_texts()
+    assert sorted(labels) == sorted({"touch": "评价器·触摸屏", "gpio": "评价器·按键", "paper": "纸质评价表",
+                                     "phone": "电话", "counter": "办不成事窗口", "sms": "短信"}[s]
+                                    for s, _w, sat in MIX if sat in BAD_WIRE)
+    page.select_option("#source-filter", "paper")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**source=paper**")
+    assert page.locator("#cases td.source").all_inner_texts() == ["纸质评价表"] * expected({"paper"})["bad"]
+    assert {e.get_attribute("data-source") for e in page.locator("#cases td.source").all()} == {"paper"}
+    page.goto(url + "/cases?view=all&source=qr")
+    assert page.locator("#cases tbody tr[data-id]").count() == 0  # no 差评 came by QR that day
+    assert not page.errors, page.errors

@@ -109,6 +109,8 @@ def test_attention_lists_rising_windows_overdue_cases_and_offline_devices(ov_sit
     assert staff.locator("a").first.get_attribute("href") == "/cases?view=all&staff_no=B005"
     case = page.locator(f"#att-overdue li[data-id='{ov_site.overdue_case}']")
     assert case.locator("a").get_attribute("href") == f"/cases/{ov_site.overdue_case}"
+    assert case.locator(".source").get_attribute("data-source") == "touch"
+    assert "评价器·触摸屏" in case.inner_text()
     engine = sa.create_engine(f"sqlite:///{ov_site.db}")
     with engine.connect() as conn:
         late = conn.execute(sa.select(sa.func.count()).select_from(cases).where(
@@ -123,6 +125,14 @@ def test_attention_lists_rising_windows_overdue_cases_and_offline_devices(ov_sit
     page.click("#att-windows li[data-key='5'] a >> nth=0")
     page.wait_for_url("**/cases?view=all&window=5")
     assert page.locator("#devices, table").count() >= 1
+    # filtered by source, the attention links keep the filter and the overdue cases are that source's
+    page.goto(ov_site.url + "/overview?source=touch")
+    assert page.locator("#att-windows li[data-key='5'] a").first.get_attribute("href") == \
+        "/cases?view=all&window=5&source=touch"
+    assert page.locator(f"#att-overdue li[data-id='{ov_site.overdue_case}']").count() == 1
+    page.goto(ov_site.url + "/overview?source=paper")
+    assert page.locator("#att-overdue li[data-id]").count() == 0
+    assert page.locator("#att-overdue-total").inner_text() == "0"
     page.goto(ov_site.url + "/devices#dev-web-dev-3")
     assert page.locator("#dev-web-dev-3").get_attribute("data-status") == "stale"
 

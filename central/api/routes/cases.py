@@ -16,8 +16,8 @@ from ...auth import User, utcnow
 from ...wire import BatchError
 from ...workflow import STATES
 from ..body import JSONRoute, read_body
-from ..deps import EngineDep, SettingsDep, need
-from ..models import AUTH_ERRORS, CaseId, Text, errors
+from ..deps import EngineDep, SettingsDep, need, sources
+from ..models import AUTH_ERRORS, CaseId, SourceParam, Text, errors
 
 router = APIRouter(tags=["cases"], route_class=JSONRoute)
 
@@ -44,15 +44,19 @@ def list_cases(
     view: Literal["all", "action", "approve"] = "all",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    source: SourceParam = None,
 ):
-    """差评工单 sorted by deadline, with days left, staff name and reasons. ``view=action``:
-    the states someone must act on; ``view=approve``: four-eyes steps waiting for someone
-    other than the caller; ``overdue`` = past the deadline and not rectified or unfixable."""
+    """差评工单 sorted by deadline, with days left, staff name, reasons and the rating's
+    ``source``. ``view=action``: the states someone must act on; ``view=approve``:
+    four-eyes steps waiting for someone other than the caller; ``overdue`` = past the
+    deadline and not rectified or unfixable; ``source``: only cases of ratings from
+    those sources (as ``GET /api/v1/stats?source=``)."""
+    wanted = sources(source)
     with engine.connect() as conn:
         total, rows = cases_mod.list_cases(conn, state=state, overdue=overdue, section=section, window=window,
                                            staff_no=staff_no, view=view, me=user.username, now=utcnow(),
                                            deadlines=settings.deadlines, limit=page_size,
-                                           offset=(page - 1) * page_size)
+                                           offset=(page - 1) * page_size, source=wanted)
     return {"total": total, "page": page, "page_size": page_size, "cases": rows}
 
 

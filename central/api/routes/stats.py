@@ -12,18 +12,10 @@ from ... import stats as stats_mod
 from ...auth import User
 from ...web.exports import rating_rows, to_csv
 from ..body import JSONRoute
-from ..deps import EngineDep, SettingsDep, need, stats_reader
-from ..models import AUTH_ERRORS, Text, errors
+from ..deps import EngineDep, SettingsDep, need, sources, stats_reader
+from ..models import AUTH_ERRORS, SourceParam, Text, errors
 
 router = APIRouter(tags=["statistics"], route_class=JSONRoute)
-SOURCE_HELP = "one source or a comma list: " + ", ".join(stats_mod.ALL_SOURCES)
-
-
-def _sources(value: str | None) -> tuple[str, ...] | None:
-    try:
-        return stats_mod.parse_sources(value)
-    except stats_mod.UnknownSource as e:
-        raise HTTPException(400, str(e)) from None
 
 
 @router.get("/api/v1/stats", response_model=stats_mod.StatsOut, responses={**errors(400), **AUTH_ERRORS})
@@ -38,10 +30,10 @@ def get_stats(
     staff_no: Annotated[Text | None, Query(max_length=32)] = None,
     group_by: Literal["section", "window", "staff", "day", "source"] | None = None,
     include_misuse: bool = False,
-    source: Annotated[Text | None, Query(max_length=200, description=SOURCE_HELP)] = None,
+    source: SourceParam = None,
 ):
     """评价数, 差评数, 差评未整改数, 好评率 and the five level counts (docs/api.md)."""
-    sources = _sources(source)
+    wanted = sources(source)
     today = datetime.now(UTC).astimezone(settings.tz).date()
     to = to or today
     from_ = from_ or to.replace(day=1)
@@ -49,7 +41,7 @@ def get_stats(
         raise HTTPException(400, "from: must not be after to")
     with engine.connect() as conn:
         return stats_mod.query(conn, from_, to, section=section, window=window, staff_no=staff_no,
-                               group_by=group_by, include_misuse=include_misuse, source=sources)
+                               group_by=group_by, include_misuse=include_misuse, source=wanted)
 
 
 @router.get("/api/v1/ratings", responses={**errors(400), **AUTH_ERRORS})
@@ -66,17 +58,17 @@ def get_ratings(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
     format: Literal["json", "csv"] = "json",
-    source: Annotated[Text | None, Query(max_length=200, description=SOURCE_HELP)] = None,
+    source: SourceParam = None,
 ):
     """Single ratings with their reasons; phone numbers masked unless the role is admin."""
-    sources = _sources(source)
+    wanted = sources(source)
     with engine.connect() as conn:
         total, rows = stats_mod.list_ratings(
             conn, from_, to, section=section, window=window, staff_no=staff_no,
             satisfaction=satisfaction, include_misuse=include_misuse,
             limit=page_size if format == "json" else 100_000,
             offset=(page - 1) * page_size if format == "json" else 0,
-            show_phone=user.may("see_phone"), source=sources)
+            show_phone=user.may("see_phone"), source=wanted)
     if format == "csv":
         return Response(to_csv(stats_mod.RATING_COLUMNS, rating_rows(rows)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="ratings.csv"'})

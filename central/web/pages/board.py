@@ -1,12 +1,16 @@
 """The public hall board: the hall total, then per section, per window (and per
 工号 when ``[web] board_show_staff``), for today / this month / this year; no
 personal data. The page is loaded once; ``/static/board.js`` fetches
-``/board.json`` every ``[web] board_refresh_seconds`` and rotates the pages."""
+``/board.json`` (with the page's own query) every ``[web] board_refresh_seconds``
+and rotates the pages. ``?source=qr,paper`` counts only those sources, by
+:func:`central.stats.query` as ``GET /api/v1/stats?source=`` does; without it the
+figures come from the rollups."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -15,8 +19,10 @@ from kiosk.levels import LEVELS
 
 from ... import stats as stats_mod
 from ...api import deps
+from ...api.errors import error
 from .. import i18n
 from .common import render, to_login, today, user_of
+from .overview import page_sources
 
 router = APIRouter(include_in_schema=False)
 PERIODS = ("today", "month", "year")
@@ -49,8 +55,9 @@ def _row(key: str, g: dict[str, Any]) -> dict[str, Any]:
     return {"key": key, **{f: g[f] for f in ROW_FIELDS}}
 
 
-def board_doc(request: Request) -> dict[str, Any]:
-    """The figures of the board: its pages in the order shown, each with its rows."""
+def board_doc(request: Request, source: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The figures of the board: its pages in the order shown, each with its rows;
+    ``source`` (the parsed ``?source=``) counts only those sources."""
     settings = deps.get_settings(request)
     period = request.query_params.get("period", "month")
     period = period if period in PERIODS else "month"
@@ -60,16 +67,17 @@ def board_doc(request: Request) -> dict[str, Any]:
     kinds = ["section", "window"] + (["staff"] if settings.web.board_show_staff else [])
     pages: list[dict[str, Any]] = []
     with deps.get_engine(request).connect() as conn:
-        total = stats_mod.query(conn, from_, to)["total"]
+        total = stats_mod.query(conn, from_, to, source=source)["total"]
         pages.append({"kind": "total", "rows": [_row("", total)], "n": 1, "of": 1})
         for kind in kinds:
-            groups = [_row(g["key"], g) for g in stats_mod.query(conn, from_, to, group_by=kind)["groups"]
+            groups = [_row(g["key"], g)
+                      for g in stats_mod.query(conn, from_, to, group_by=kind, source=source)["groups"]
                       if g["count"]]
             chunks = [groups[i:i + rows] for i in range(0, len(groups), rows)] or [[]]
             pages += [{"kind": kind, "rows": chunk, "n": i + 1, "of": len(chunks)} for i, chunk in enumerate(chunks)]
     now = datetime.now(UTC).astimezone(settings.tz)
     return {"period": period, "from": from_.isoformat(), "to": to.isoformat(), "updated": now.strftime("%H:%M"),
-            "pages": pages}
+            "source": list(source) if source else None, "pages": pages}
 
 
 def _public(request: Request) -> bool:
@@ -80,7 +88,10 @@ def _public(request: Request) -> bool:
 def board_json(request: Request):
     if not _public(request):
         return JSONResponse({"detail": "login required ([server] public_stats = false)"}, status_code=401)
-    return JSONResponse(board_doc(request), headers={"Cache-Control": "no-store"})
+    source, source_error = page_sources(request)
+    if source_error:
+        return error(400, source_error)
+    return JSONResponse(board_doc(request, source), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/board")
@@ -89,11 +100,16 @@ def board(request: Request):
         return to_login(request)
     settings = deps.get_settings(request)
     lang, _ = i18n.pick(request)
-    doc = board_doc(request)
+    source, source_error = page_sources(request)
+    doc = board_doc(request, source)
     tv = request.query_params.get("tv", "1") != "0"
+    # an unknown source shows every source, says so, and is not sent on to /board.json (a 400 there)
+    query = {k: v for k, v in request.query_params.items() if not (k == "source" and source_error)}
     config = {"refresh": settings.web.board_refresh_seconds,
               "interval": _number(request, "interval", settings.web.board_rotate_seconds, 1, 3600),
               "timezone": settings.timezone, "lang": lang, "labels": _labels(lang),
-              "query": str(request.url.query)}
+              "query": urlencode(query)}
     return render(request, "board.html", user=None, doc=doc, config=config, tv=tv,
-                  hall_name=settings.hall_name, period=doc["period"])
+                  hall_name=settings.hall_name, period=doc["period"], source_error=source_error,
+                  source_names=[stats_mod.source_label(s, lang) for s in source or ()],
+                  source_qs=urlencode({"source": ",".join(source)}) if source else "")

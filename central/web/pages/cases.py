@@ -11,10 +11,12 @@ from fastapi.responses import RedirectResponse
 
 from ... import attachments as attachments_mod
 from ... import cases as cases_mod
+from ... import stats as stats_mod
 from ...api import deps
 from ...auth import User, utcnow
 from .. import case_forms, csrf, i18n
-from .common import PAGE_SIZE, filters, forbidden, page_number, render, sections, to_login, user_of
+from .common import PAGE_SIZE, filter_params, filters, forbidden, page_number, render, sections, to_login, user_of
+from .overview import page_sources
 
 router = APIRouter(include_in_schema=False)
 
@@ -25,7 +27,8 @@ def cases_page(request: Request):
     if user is None:
         return to_login(request)
     q = request.query_params
-    f = filters(request)
+    source, source_error = page_sources(request)
+    f = {**filters(request), "source": source}
     asked = q.get("view")
     view = asked if asked is not None and asked in cases_mod.VIEWS else "action"
     state = q.get("state") if q.get("state") in cases_mod.STATES else None
@@ -36,10 +39,12 @@ def cases_page(request: Request):
                                       deadlines=deps.get_settings(request).deadlines, limit=PAGE_SIZE,
                                       offset=(page - 1) * PAGE_SIZE)
         all_sections = sections(conn)
-    params = {"view": view, **{k: v for k, v in f.items() if v}, **({"state": state} if state else {}),
+    params = {"view": view, **filter_params(f), **({"state": state} if state else {}),
               **({"overdue": q.get("overdue")} if overdue is not None else {})}
     return render(request, "cases.html", user=user, page=page, pages=max(1, -(-ctx["total"] // PAGE_SIZE)),
-                  f=f, state=state, overdue=overdue, sections=all_sections, qs=urlencode(params), **ctx)
+                  f=f, state=state, overdue=overdue, sections=all_sections, qs=urlencode(params),
+                  sources=stats_mod.SOURCE_LABELS, source=source or (), source_error=source_error,
+                  source_label=stats_mod.source_label, **ctx)
 
 
 def case_view(request: Request, user: User, case_id: int, *, status: int = 200, error: str | None = None,

@@ -160,6 +160,15 @@ def filters(request: Request) -> dict[str, Any]:
             "staff_no": opt(q.get("staff_no"), 32)}
 
 
+def filter_params(f: dict[str, Any]) -> dict[str, str]:
+    """The query string of the :func:`filters` (and a parsed ``source`` tuple) that are set,
+    for the pager and the export links."""
+    out = {k: v for k, v in f.items() if v and k != "source"}
+    if f.get("source"):
+        out["source"] = ",".join(f["source"])
+    return out
+
+
 def page_number(request: Request) -> int:
     try:
         return max(1, min(int(request.query_params.get("page", "1")), 100000))

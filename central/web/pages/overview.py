@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from ... import stats as stats_mod
 from ...api import deps
 from ...auth import utcnow
-from ...db import cases, devices
+from ...db import cases, devices, ratings
 from ...workflow import NOT_OVERDUE
-from .common import date_range, filters, render, sections, to_login, user_of
+from .common import date_range, filter_params, filters, render, sections, to_login, user_of
 from .devices import device_row
 
 router = APIRouter(include_in_schema=False)
@@ -69,15 +69,20 @@ def rising(cur: dict[str, Any], prev: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def overdue_cases(conn, f: dict[str, Any]) -> tuple[int, list[Any]]:
-    """The cases past their deadline now, the longest overdue first."""
+    """The cases past their deadline now, the longest overdue first, each with its
+    rating's source (and only those of ``f["source"]`` when it is set)."""
     c = cases.c
     where = [c.state.not_in(NOT_OVERDUE), c.deadline < utcnow()]
     for col, value in ((c.section, f["section"]), (c.window_no, f["window"]), (c.staff_no, f["staff_no"])):
         if value is not None:
             where.append(col == value)
-    n = conn.execute(sa.select(sa.func.count()).select_from(cases).where(*where)).scalar_one()
-    rows = conn.execute(sa.select(c.id, c.section, c.window_no, c.staff_no, c.deadline, c.state)
-                        .where(*where).order_by(c.deadline, c.id).limit(ATTENTION_ROWS)).all()
+    joined = cases.outerjoin(ratings, ratings.c.event_id == c.rating_id)
+    if f.get("source"):
+        where.append(ratings.c.source.in_(f["source"]))
+    n = conn.execute(sa.select(sa.func.count()).select_from(joined if f.get("source") else cases)
+                     .where(*where)).scalar_one()
+    rows = conn.execute(sa.select(c.id, c.section, c.window_no, c.staff_no, c.deadline, c.state, ratings.c.source)
+                        .select_from(joined).where(*where).order_by(c.deadline, c.id).limit(ATTENTION_ROWS)).all()
     return n, rows
 
 
@@ -156,9 +161,8 @@ def overview(request: Request):
         heat = stats_mod.heatmap(conn, from_, to, tz, include_misuse=include_misuse, **f)
         need = attention(conn, request, from_, to, f, include_misuse)
         all_sections = sections(conn)
-    params = {"from": from_.isoformat(), "to": to.isoformat(),
-              **{k: v for k, v in f.items() if v and k != "source"},
-              **({"source": ",".join(source)} if source else {}), "include_misuse": "1" if include_misuse else "0"}
+    params = {"from": from_.isoformat(), "to": to.isoformat(), **filter_params(f),
+              "include_misuse": "1" if include_misuse else "0"}
     return render(request, "overview.html", user=user, doc=doc, prev=prev, p_from=p_from, p_to=p_to,
                   kpis=kpis(doc["total"], prev["total"]), by_day=by_day, group_by=group_by,
                   group_param=GROUP_PARAM[group_by], names=names, heat=heat, need=need,
@@ -166,4 +170,5 @@ def overview(request: Request):
                   sources=stats_mod.SOURCE_LABELS, source=source or (), source_label=stats_mod.source_label,
                   trend=trend(by_day, from_, to), error=error, source_error=source_error,
                   export_qs=urlencode(params), export_group_qs=urlencode({**params, "group_by": group_by}),
-                  range_qs=urlencode({"from": from_.isoformat(), "to": to.isoformat()}))
+                  range_qs=urlencode({"from": from_.isoformat(), "to": to.isoformat()}),
+                  source_qs=urlencode({"source": ",".join(source)}) if source else "")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from ... import stats as stats_mod
 from ...api import deps
-from .common import PAGE_SIZE, date_range, filters, page_number, render, sections, to_login, user_of
+from .common import PAGE_SIZE, date_range, filter_params, filters, page_number, render, sections, to_login, user_of
 from .overview import page_sources
 
 router = APIRouter(include_in_schema=False)
@@ -32,8 +32,7 @@ def ratings_page(request: Request):
             conn, from_, to, satisfaction=satisfaction, include_misuse=include_misuse,
             limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, show_phone=user.may("see_phone"), **f)
         all_sections = sections(conn)
-    params = {"from": from_.isoformat(), "to": to.isoformat(), **{k: v for k, v in f.items() if v and k != "source"},
-              **({"source": ",".join(source)} if source else {}),
+    params = {"from": from_.isoformat(), "to": to.isoformat(), **filter_params(f),
               **({"satisfaction": str(satisfaction)} if satisfaction else {}),
               "include_misuse": "1" if include_misuse else "0"}
     pages = max(1, -(-total // PAGE_SIZE))
