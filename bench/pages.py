@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from stats import SLOT_SQLITE, SLOTS_FILL  # noqa: E402
 
 from testkit import server as testing  # noqa: E402
 
@@ -107,6 +108,8 @@ def fill(db_path: str, n: int, days: int, today: str) -> dict[str, float]:
                       "unrectified) SELECT date(day, 'start of month'), section, window_no, staff_no, level, misuse, "
                       "sum(count), sum(unrectified) FROM rollup_daily GROUP BY date(day, 'start of month'), "
                       "section, window_no, staff_no, level, misuse"))
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rollup_slots'").fetchone():
+        steps.append(("rollup_slots", SLOTS_FILL.format(slot=SLOT_SQLITE)))  # the heat map's half hours
     for name, sql in steps:
         t = time.perf_counter()
         conn.execute("BEGIN")

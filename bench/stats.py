@@ -80,6 +80,18 @@ SELECT {month}, section, window_no, staff_no, level, misuse, sum(count), sum(unr
 FROM rollup_daily GROUP BY {month}, section, window_no, staff_no, level, misuse
 """
 
+#: ``rollup_slots`` (the heat map's half hours) from the ratings, as migration hs01 fills it;
+#: ``{slot}`` is the rating's UTC half hour in the database's dialect
+SLOTS_FILL = """
+INSERT INTO rollup_slots (day, slot, section, window_no, staff_no, misuse, count)
+SELECT day, {slot}, section, window_no, staff_no, misuse, count(*)
+FROM ratings GROUP BY day, {slot}, section, window_no, staff_no, misuse
+"""
+SLOT_SQLITE = ("substr(rated_at, 1, 14) || CASE WHEN substr(rated_at, 15, 2) < '30' THEN '00' ELSE '30' END "
+               "|| ':00.000000'")
+SLOT_PG = ("date_trunc('hour', rated_at) + CASE WHEN extract(minute FROM rated_at) >= 30 "
+           "THEN interval '30 minutes' ELSE interval '0 minutes' END")
+
 QUERIES = [
     ("month total", {"from": "2026-06-01", "to": "2026-06-30"}, None),
     ("month by window", {"from": "2026-06-01", "to": "2026-06-30", "group_by": "window"}, "window"),
@@ -103,6 +115,7 @@ def build(url: str, n: int) -> tuple[float, int]:
         raw.execute(SQLITE_FILL.replace(":n", str(n)).replace(":step", str(step)))
         raw.execute(ROLLUP_FILL.replace("NOT misuse", "misuse = 0"))
         raw.execute(MONTHLY_FILL.format(month="date(day, 'start of month')"))
+        raw.execute(SLOTS_FILL.format(slot=SLOT_SQLITE))
         raw.execute("COMMIT")
         raw.execute("ANALYZE")
         raw.close()
@@ -112,6 +125,7 @@ def build(url: str, n: int) -> tuple[float, int]:
                                  .replace("%", "%%"))
             conn.exec_driver_sql(ROLLUP_FILL)
             conn.exec_driver_sql(MONTHLY_FILL.format(month="date_trunc('month', day)::date"))
+            conn.exec_driver_sql(SLOTS_FILL.format(slot=SLOT_PG))
             conn.commit()
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         cells = conn.exec_driver_sql("SELECT count(*) FROM rollup_daily").scalar_one()

@@ -36,7 +36,7 @@ from .auth import token_hash, utcnow
 from .db import devices, rating_details, ratings, write_tx
 from .ingest import case_row, open_cases
 from .remote import device_settings, staff
-from .rollups import local_day, rollup_add
+from .rollups import local_day, rollup_add, slots_add
 from .wire import EventError, parse_time
 from .workdays import Deadlines
 
@@ -277,6 +277,7 @@ def store_in(conn: Connection, rating: Rating, origin: Origin, *, channel: int, 
         open_cases(conn, [case_row(rating_id, rating.satisfaction, rating.rated_at, now, deadlines, at)], now)
     rollup_add(conn, {(day, where["section"], where["window_no"], where["staff_no"], rating.satisfaction, misuse):
                       [1, 1 if bad else 0]})
+    slots_add(conn, [row])
     if bad and rating.phone:
         from .cases import note_phones
         note_phones(conn, [rating_id])

@@ -36,7 +36,7 @@ from .db import (
     ratings,
     write_tx,
 )
-from .rollups import rollup_add
+from .rollups import rollup_add, slots_add
 from .timefmt import rfc3339
 from .workdays import Deadlines
 
@@ -259,6 +259,7 @@ def _take_out(conn: Connection, rating_id: str, now: datetime) -> tuple[dict[str
     if push is not None and not pushed:
         conn.execute(province_outbox.delete().where(province_outbox.c.id == push.id))
     conn.execute(rating_details.delete().where(rating_details.c.rating_id == rating_id))
+    slots_add(conn, [dict(r._mapping)], sign=-1)
     conn.execute(ratings.delete().where(ratings.c.event_id == rating_id))
     conn.execute(channels.channel_entries.update().where(channels.channel_entries.c.rating_id == rating_id)
                  .values(dedup_key=None))

@@ -102,6 +102,9 @@ ratings = sa.Table(
     #: 评价次数: the ratings of one project_no numbered 1, 2, … in arrival order (central.province)
     sa.Column("assess_number", sa.Integer),
     sa.Index("ix_ratings_day", "day"),
+    #: the latest name a staff number was rated under (central.stats.staff_names)
+    sa.Index("ix_ratings_staff_named", "staff_no", "day", sqlite_where=sa.text("staff_name <> ''"),
+             postgresql_where=sa.text("staff_name <> ''")),
     sa.Index("ux_ratings_project_assess", "project_no", "assess_number", unique=True,
              sqlite_where=sa.text("project_no IS NOT NULL"), postgresql_where=sa.text("project_no IS NOT NULL")),
 )
@@ -282,6 +285,24 @@ rollup_monthly = sa.Table(
     sa.Column("rectified", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("phoned", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("reached", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+
+#: Ratings per half hour, for the heat map by weekday and hour: ``slot`` is the
+#: rating's time (naive UTC) cut to the half hour, ``day`` its local date. Every
+#: whole- and half-hour UTC offset puts a slot in one local hour of one day, so
+#: the heat map of any such server timezone is read from these cells. Counts every
+#: stored rating, as the ratings table holds them (an invalid case does not remove
+#: its rating from the heat map).
+rollup_slots = sa.Table(
+    "rollup_slots", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("slot", sa.DateTime, primary_key=True),
+    sa.Column("section", sa.Text, primary_key=True),
+    sa.Column("window_no", sa.Text, primary_key=True),
+    sa.Column("staff_no", sa.Text, primary_key=True),
+    sa.Column("misuse", sa.Boolean, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 

@@ -28,7 +28,7 @@ from .auth import DeviceIdentity
 from .bulk import bulk_insert, pg_insert
 from .db import case_transitions, cases, events, is_sqlite, rating_details, ratings, unrated, write_tx
 from .registry import Registration, registration
-from .rollups import local_day, rollup_add
+from .rollups import local_day, rollup_add, slots_add
 from .wire import PROJECT_KEYS, Event, EventError, Result, validate_event
 from .workdays import Deadlines
 
@@ -120,6 +120,7 @@ def _store(conn: Connection, device: DeviceIdentity, valid: list[tuple[int, Even
     bulk_insert(conn, unrated, rows["unrated"])
     open_cases(conn, rows["cases"], received_at)
     rollup_add(conn, rows["deltas"])
+    slots_add(conn, rows["ratings"])
     from .cases import note_phones
     note_phones(conn, [r["rating_id"] for r in rows["details"] if r["phone"]]
                 + [r["rating_id"] for r in rows["cases"]])

@@ -11,11 +11,13 @@ exact whatever runs at the same time.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from .bulk import bulk_insert
-from .db import rollup_daily, rollup_monthly
+from .db import rollup_daily, rollup_monthly, rollup_slots
 
 ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
 
@@ -56,3 +58,26 @@ def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
         bulk_insert(conn, table, rows,
                     suffix=f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
                            + ", ".join(f"{c} = {table.name}.{c} + excluded.{c}" for c in ROLLUP_COUNTS))
+
+
+SLOT_KEY = ("day", "slot", "section", "window_no", "staff_no", "misuse")
+
+
+def slot_of(t: datetime) -> datetime:
+    """A naive-UTC time cut to its half hour (the heat map's cell)."""
+    return t.replace(minute=t.minute - t.minute % 30, second=0, microsecond=0)
+
+
+def slots_add(conn, rows: Iterable[Mapping[str, Any]], sign: int = 1) -> None:
+    """Count ratings (rows of the ``ratings`` table: ``day``, ``rated_at``,
+    ``section``, ``window_no``, ``staff_no``, ``misuse``) in ``rollup_slots``;
+    ``sign=-1`` takes them out again."""
+    cells: dict[tuple, int] = {}
+    for r in rows:
+        k = (r["day"], slot_of(r["rated_at"]), r["section"], r["window_no"], r["staff_no"], bool(r["misuse"]))
+        cells[k] = cells.get(k, 0) + sign
+    out = [dict(zip(SLOT_KEY, k, strict=True), count=n)
+           for k, n in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(), kv[0][1].isoformat()) + kv[0][2:])
+           if n]
+    bulk_insert(conn, rollup_slots, out,
+                suffix=f"ON CONFLICT ({', '.join(SLOT_KEY)}) DO UPDATE SET count = rollup_slots.count + excluded.count")

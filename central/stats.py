@@ -22,7 +22,7 @@ from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py u
 from kiosk.levels import Level
 
 from .auth import utcnow
-from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_monthly
+from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_monthly, rollup_slots
 from .timefmt import rfc3339
 from .workflow import NOT_OVERDUE, RECTIFIED, UNRECTIFIED
 
@@ -275,8 +275,20 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
             window: str | None = None, staff_no: str | None = None, source: tuple[str, ...] | None = None,
             include_misuse: bool = False) -> list[list[int]]:
     """Ratings of the days ``from_``..``to`` by weekday (0 = Monday) and hour, both in
-    the server timezone ``tz``: counted per UTC ten minutes in SQL (whole- and half-hour
-    UTC offsets fall on them), each then placed at its local weekday and hour."""
+    the server timezone ``tz``: counted per UTC half hour (whole- and half-hour UTC
+    offsets fall on them), each then placed at its local weekday and hour. The half
+    hours come from ``rollup_slots``; the rollups hold no source, so with a ``source``
+    filter the ratings are counted per UTC ten minutes directly."""
+    grid = [[0] * 24 for _ in range(7)]
+    if not source:
+        s = rollup_slots.c
+        stmt = _filtered(sa.select(s.slot, sa.func.sum(s.count).label("n")).where(s.day >= from_, s.day <= to),
+                         s, section=section, window=window, staff_no=staff_no, source=None,
+                         include_misuse=include_misuse)
+        for row in conn.execute(stmt.group_by(s.slot)):
+            t = row.slot.replace(tzinfo=UTC).astimezone(tz)
+            grid[t.weekday()][t.hour] += int(row.n)
+        return grid
     c = ratings.c
     if is_sqlite(conn):  # "YYYY-MM-DD HH:M" of the stored text: ten minutes, no date arithmetic per row
         bucket: sa.ColumnElement[Any] = sa.func.substr(c.rated_at, 1, 15)
@@ -285,7 +297,6 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
     stmt = _filtered(sa.select(bucket.label("q"), sa.func.count().label("n"))
                      .where(c.day >= from_, c.day <= to), c, section=section, window=window,
                      staff_no=staff_no, source=source, include_misuse=include_misuse)
-    grid = [[0] * 24 for _ in range(7)]
     for row in conn.execute(stmt.group_by(bucket)):
         if isinstance(row.q, str):
             t = datetime.fromisoformat(row.q + "0").replace(tzinfo=UTC).astimezone(tz)
@@ -296,13 +307,24 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
 
 
 def staff_names(conn: Connection, staff_nos: list[str], from_: date, to: date) -> dict[str, str]:
-    """The name each staff number was rated under in the range (the latest one)."""
+    """The name of each staff number: the roster's (``kiosk admin`` / ``PUT
+    /api/v1/staff``), else the latest name it was rated under in the range (one
+    short index walk per number, newest day first)."""
     if not staff_nos:
         return {}
+    from .remote import staff
+    out = {r.staff_no: r.name for r in conn.execute(sa.select(staff.c.staff_no, staff.c.name)
+                                                     .where(staff.c.staff_no.in_(staff_nos))) if r.name}
     c = ratings.c
-    stmt = (sa.select(c.staff_no, sa.func.max(c.staff_name).label("name"))
-            .where(c.day >= from_, c.day <= to, c.staff_no.in_(staff_nos)).group_by(c.staff_no))
-    return {r.staff_no: r.name for r in conn.execute(stmt) if r.name}
+    for no in staff_nos:
+        if no in out:
+            continue
+        name = conn.execute(sa.select(c.staff_name).where(c.day >= from_, c.day <= to, c.staff_no == no,
+                                                          c.staff_name != "")
+                            .order_by(c.day.desc()).limit(1)).scalar()
+        if name:
+            out[no] = name
+    return out
 
 
 def naive_query(conn: Connection, from_: date, to: date, *, group_by: str | None = None,

@@ -21,7 +21,7 @@ import requests
 import sqlalchemy as sa
 
 from central.db import ratings
-from central.rollups import local_day, rollup_add
+from central.rollups import local_day, rollup_add, slots_add
 from central.web.exports import RATING_HEADER_ZH, TOTAL_ZH
 from testkit.server import add_device, add_user
 
@@ -38,16 +38,19 @@ CHANNEL_MIX = [("paper", 5), ("paper", 4), ("paper", 3), ("qr", 5), ("qr", 5), (
 def _insert_channel_ratings(db: str, now: datetime) -> None:
     engine = sa.create_engine(f"sqlite:///{db}")
     deltas: dict[tuple, list[int]] = {}
+    rows = []
     with engine.begin() as conn:
         for i, (source, sat) in enumerate(CHANNEL_MIX):
             t = (now - timedelta(minutes=30 + i)).replace(tzinfo=None)
             day = local_day(t, TZ)
-            conn.execute(ratings.insert().values(
+            rows.append(dict(
                 event_id=str(uuid.uuid4()), device_id="", satisfaction=sat, misuse=False, source=source,
                 channel=5 if source == "paper" else 3, window_no="1", section="综合服务区", staff_no="A001",
                 staff_name="张三", rated_at=t, day=day))
+            conn.execute(ratings.insert().values(**rows[-1]))
             deltas.setdefault((day, "综合服务区", "1", "A001", sat, False), [0, 0])[0] += 1
         rollup_add(conn, deltas)
+        slots_add(conn, rows)
     engine.dispose()
 
 

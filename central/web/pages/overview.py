@@ -103,14 +103,13 @@ def troubled_devices(conn, request: Request) -> list[dict[str, Any]]:
 
 
 def attention(conn, request: Request, cur_from: date, to: date, f: dict[str, Any],
-              include_misuse: bool) -> dict[str, Any]:
-    """需关注: windows and staff with rising 差评, overdue cases, devices in trouble."""
+              include_misuse: bool, docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """需关注: windows and staff with rising 差评, overdue cases, devices in trouble.
+    ``docs`` holds the stats documents by (period, group_by), ``"cur"`` and ``"prev"``."""
     p_from, p_to = previous_period(cur_from, to)
     out: dict[str, Any] = {}
     for group_by in ("window", "staff"):
-        args = {"group_by": group_by, "include_misuse": include_misuse, **f}
-        out[group_by] = rising(stats_mod.query(conn, cur_from, to, **args),
-                               stats_mod.query(conn, p_from, p_to, **args))
+        out[group_by] = rising(docs["cur", group_by], docs["prev", group_by])
     out["names"] = stats_mod.staff_names(conn, [g["key"] for g in out["staff"]], p_from, to)
     out["overdue_total"], out["overdue"] = overdue_cases(conn, f)
     out["devices"] = troubled_devices(conn, request)
@@ -153,13 +152,18 @@ def overview(request: Request):
     p_from, p_to = previous_period(from_, to)
     tz = deps.get_settings(request).tz
     with deps.get_engine(request).connect() as conn:
-        doc = stats_mod.query(conn, from_, to, group_by=group_by, include_misuse=include_misuse, **f)
-        prev = stats_mod.query(conn, p_from, p_to, include_misuse=include_misuse, **f)
+        # the window and staff documents of both periods serve 需关注; their totals are
+        # the KPIs' (a total does not depend on the grouping), so neither is asked twice
+        docs = {(period, g): stats_mod.query(conn, lo, hi, group_by=g, include_misuse=include_misuse, **f)
+                for period, lo, hi in (("cur", from_, to), ("prev", p_from, p_to)) for g in ("window", "staff")}
+        doc = docs.get(("cur", group_by)) or stats_mod.query(conn, from_, to, group_by=group_by,
+                                                             include_misuse=include_misuse, **f)
+        prev = docs["prev", "window"]
         by_day = stats_mod.query(conn, from_, to, group_by="day", include_misuse=include_misuse, **f)
         names = stats_mod.staff_names(conn, [g["key"] for g in doc["groups"]], from_, to) \
             if group_by == "staff" else {}
         heat = stats_mod.heatmap(conn, from_, to, tz, include_misuse=include_misuse, **f)
-        need = attention(conn, request, from_, to, f, include_misuse)
+        need = attention(conn, request, from_, to, f, include_misuse, docs)
         all_sections = sections(conn)
     params = {"from": from_.isoformat(), "to": to.isoformat(), **filter_params(f),
               "include_misuse": "1" if include_misuse else "0"}
