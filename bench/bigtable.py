@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 from _common import pct  # noqa: E402
-from stats import MONTHLY_FILL, PG_FILL, ROLLUP_FILL, SECONDS_PER_RATING_YEAR, SLOT_PG, SLOTS_FILL  # noqa: E402
+from stats import MONTHLY_FILL, PG_FILL, ROLLUP_FILL, SECONDS_PER_RATING_YEAR, SLOT_PG, SLOTS_FILL, SLOTS_HALL_FILL  # noqa: E402
 
 from central import db  # noqa: E402
 from testkit.pg import new_pg_database, postgres_cluster  # noqa: E402
@@ -72,10 +72,11 @@ def fill(url: str, start: int, stop: int) -> float:
         conn.execute("SET maintenance_work_mem = '256MB'")
         conn.execute(sql)
         conn.execute(EVENTS_FILL, (f"b{start:010d}", f"b{stop:010d}"))
-        conn.execute("TRUNCATE rollup_daily, rollup_monthly, rollup_slots")
+        conn.execute("TRUNCATE rollup_daily, rollup_monthly, rollup_slots, rollup_slots_hall")
         conn.execute(ROLLUP_FILL)
         conn.execute(MONTHLY_FILL.format(month="date_trunc('month', day)::date"))
         conn.execute(SLOTS_FILL.format(slot=SLOT_PG))
+        conn.execute(SLOTS_HALL_FILL)
         conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - t0
 

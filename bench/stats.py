@@ -87,6 +87,10 @@ INSERT INTO rollup_slots (day, slot, section, window_no, staff_no, misuse, count
 SELECT day, {slot}, section, window_no, staff_no, misuse, count(*)
 FROM ratings GROUP BY day, {slot}, section, window_no, staff_no, misuse
 """
+SLOTS_HALL_FILL = """
+INSERT INTO rollup_slots_hall (day, slot, misuse, count)
+SELECT day, slot, misuse, sum(count) FROM rollup_slots GROUP BY day, slot, misuse
+"""
 SLOT_SQLITE = ("substr(rated_at, 1, 14) || CASE WHEN substr(rated_at, 15, 2) < '30' THEN '00' ELSE '30' END "
                "|| ':00.000000'")
 SLOT_PG = ("date_trunc('hour', rated_at) + CASE WHEN extract(minute FROM rated_at) >= 30 "
@@ -116,6 +120,7 @@ def build(url: str, n: int) -> tuple[float, int]:
         raw.execute(ROLLUP_FILL.replace("NOT misuse", "misuse = 0"))
         raw.execute(MONTHLY_FILL.format(month="date(day, 'start of month')"))
         raw.execute(SLOTS_FILL.format(slot=SLOT_SQLITE))
+        raw.execute(SLOTS_HALL_FILL)
         raw.execute("COMMIT")
         raw.execute("ANALYZE")
         raw.close()
@@ -126,6 +131,7 @@ def build(url: str, n: int) -> tuple[float, int]:
             conn.exec_driver_sql(ROLLUP_FILL)
             conn.exec_driver_sql(MONTHLY_FILL.format(month="date_trunc('month', day)::date"))
             conn.exec_driver_sql(SLOTS_FILL.format(slot=SLOT_PG))
+            conn.exec_driver_sql(SLOTS_HALL_FILL)
             conn.commit()
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
         cells = conn.exec_driver_sql("SELECT count(*) FROM rollup_daily").scalar_one()

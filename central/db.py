@@ -305,6 +305,16 @@ rollup_slots = sa.Table(
     sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+#: The same half hours for the whole hall (the overview's unfiltered heat map):
+#: a few thousand cells a month, whatever the number of windows and staff.
+rollup_slots_hall = sa.Table(
+    "rollup_slots_hall", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("slot", sa.DateTime, primary_key=True),
+    sa.Column("misuse", sa.Boolean, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 
 # --- URLs and engines -------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .bulk import bulk_insert
-from .db import rollup_daily, rollup_monthly, rollup_slots
+from .db import rollup_daily, rollup_monthly, rollup_slots, rollup_slots_hall
 
 ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
 
@@ -61,6 +61,7 @@ def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
 
 
 SLOT_KEY = ("day", "slot", "section", "window_no", "staff_no", "misuse")
+HALL_SLOT_KEY = ("day", "slot", "misuse")
 
 
 def slot_of(t: datetime) -> datetime:
@@ -70,14 +71,18 @@ def slot_of(t: datetime) -> datetime:
 
 def slots_add(conn, rows: Iterable[Mapping[str, Any]], sign: int = 1) -> None:
     """Count ratings (rows of the ``ratings`` table: ``day``, ``rated_at``,
-    ``section``, ``window_no``, ``staff_no``, ``misuse``) in ``rollup_slots``;
-    ``sign=-1`` takes them out again."""
+    ``section``, ``window_no``, ``staff_no``, ``misuse``) in ``rollup_slots`` and
+    ``rollup_slots_hall``; ``sign=-1`` takes them out again."""
     cells: dict[tuple, int] = {}
+    hall: dict[tuple, int] = {}
     for r in rows:
         k = (r["day"], slot_of(r["rated_at"]), r["section"], r["window_no"], r["staff_no"], bool(r["misuse"]))
         cells[k] = cells.get(k, 0) + sign
-    out = [dict(zip(SLOT_KEY, k, strict=True), count=n)
-           for k, n in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(), kv[0][1].isoformat()) + kv[0][2:])
-           if n]
-    bulk_insert(conn, rollup_slots, out,
-                suffix=f"ON CONFLICT ({', '.join(SLOT_KEY)}) DO UPDATE SET count = rollup_slots.count + excluded.count")
+        h = (k[0], k[1], k[5])
+        hall[h] = hall.get(h, 0) + sign
+    for table, key, counts in ((rollup_slots, SLOT_KEY, cells), (rollup_slots_hall, HALL_SLOT_KEY, hall)):
+        out = [dict(zip(key, k, strict=True), count=n)
+               for k, n in sorted(counts.items(), key=lambda kv: (kv[0][0].isoformat(), kv[0][1].isoformat())
+                                  + kv[0][2:]) if n]
+        bulk_insert(conn, table, out, suffix=f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+                                             f"count = {table.name}.count + excluded.count")

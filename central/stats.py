@@ -19,10 +19,10 @@ from sqlalchemy.engine import Connection
 
 from kiosk.events import SOURCES as DEVICE_SOURCES
 from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py uses it from here)
-from kiosk.levels import Level
+from kiosk.levels import BAD_WIRE, Level
 
 from .auth import utcnow
-from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_monthly, rollup_slots
+from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_monthly, rollup_slots, rollup_slots_hall
 from .timefmt import rfc3339
 from .workflow import NOT_OVERDUE, RECTIFIED, UNRECTIFIED
 
@@ -212,6 +212,34 @@ def query(conn: Connection, from_: date, to: date, *, section: str | None = None
     return _document(from_, to, total, groups)
 
 
+def bad_by_window_and_staff(conn: Connection, periods: dict[str, tuple[date, date]], *,
+                            section: str | None = None, window: str | None = None, staff_no: str | None = None,
+                            include_misuse: bool = False) -> dict[str, dict[str, dict[str, int]]]:
+    """The valid 差评 of each named period (inclusive local dates) by window and by
+    staff, ``{period: {"window": {window_no: n}, "staff": {staff_no: n}}}``: the
+    ``bad`` of :func:`query` with ``group_by="window"`` / ``"staff"``, read from
+    ``rollup_daily`` in one pass over all the periods."""
+    c = rollup_daily.c
+    which = sa.case(*((sa.and_(c.day >= lo, c.day <= hi), sa.literal(name)) for name, (lo, hi) in periods.items()),
+                    else_=sa.null())
+    stmt = (sa.select(which.label("period"), c.window_no, c.staff_no, sa.func.sum(c.count).label("n"))
+            .where(c.day >= min(lo for lo, _ in periods.values()), c.day <= max(hi for _, hi in periods.values()),
+                   c.level.in_(sorted(BAD_WIRE))))
+    for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
+        if value is not None:
+            stmt = stmt.where(col == value)
+    if not include_misuse:
+        stmt = stmt.where(c.misuse == sa.false())
+    out: dict[str, dict[str, dict[str, int]]] = {name: {"window": {}, "staff": {}} for name in periods}
+    for row in conn.execute(stmt.group_by(which, c.window_no, c.staff_no)):
+        if row.period is None or not row.n:
+            continue
+        for key, value in (("window", row.window_no), ("staff", row.staff_no)):
+            got = out[row.period][key]
+            got[value] = got.get(value, 0) + int(row.n)
+    return out
+
+
 def _document(from_: date, to: date, total: dict[str, Any], groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out_groups = []
     for k in sorted(groups):
@@ -277,14 +305,18 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
     """Ratings of the days ``from_``..``to`` by weekday (0 = Monday) and hour, both in
     the server timezone ``tz``: counted per UTC half hour (whole- and half-hour UTC
     offsets fall on them), each then placed at its local weekday and hour. The half
-    hours come from ``rollup_slots``; the rollups hold no source, so with a ``source``
+    hours come from ``rollup_slots`` (``rollup_slots_hall`` without a section, window or
+    staff filter); the rollups hold no source, so with a ``source``
     filter the ratings are counted per UTC ten minutes directly."""
     grid = [[0] * 24 for _ in range(7)]
     if not source:
-        s = rollup_slots.c
-        stmt = _filtered(sa.select(s.slot, sa.func.sum(s.count).label("n")).where(s.day >= from_, s.day <= to),
-                         s, section=section, window=window, staff_no=staff_no, source=None,
-                         include_misuse=include_misuse)
+        whole = section is None and window is None and staff_no is None
+        s = (rollup_slots_hall if whole else rollup_slots).c
+        stmt = sa.select(s.slot, sa.func.sum(s.count).label("n")).where(s.day >= from_, s.day <= to)
+        stmt = stmt.where(s.misuse == sa.false()) if not include_misuse else stmt
+        if not whole:
+            stmt = _filtered(stmt, s, section=section, window=window, staff_no=staff_no, source=None,
+                             include_misuse=True)
         for row in conn.execute(stmt.group_by(s.slot)):
             t = row.slot.replace(tzinfo=UTC).astimezone(tz)
             grid[t.weekday()][t.hour] += int(row.n)

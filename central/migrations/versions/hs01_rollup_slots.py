@@ -1,4 +1,5 @@
-"""Ratings per half hour for the heat map (``rollup_slots``), filled from the ratings;
+"""Ratings per half hour for the heat map (``rollup_slots``, and for the whole hall
+``rollup_slots_hall``), filled from the ratings;
 an index of the named ratings by staff number (the latest name of a staff member).
 
 Revision ID: hs01
@@ -26,6 +27,13 @@ def upgrade() -> None:
         sa.Column("misuse", sa.Boolean, primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
     )
+    op.create_table(
+        "rollup_slots_hall",
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("slot", sa.DateTime, primary_key=True),
+        sa.Column("misuse", sa.Boolean, primary_key=True),
+        sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
+    )
     if op.get_bind().dialect.name == "sqlite":  # rated_at is stored as "YYYY-MM-DD HH:MM:SS.ffffff"
         slot = ("substr(rated_at, 1, 14) || CASE WHEN substr(rated_at, 15, 2) < '30' THEN '00' ELSE '30' END"
                 " || ':00.000000'")
@@ -38,6 +46,10 @@ def upgrade() -> None:
         SELECT day, {slot}, section, window_no, staff_no, misuse, count(*)
         FROM ratings GROUP BY day, {slot}, section, window_no, staff_no, misuse
     """)
+    op.execute("""
+        INSERT INTO rollup_slots_hall (day, slot, misuse, count)
+        SELECT day, slot, misuse, sum(count) FROM rollup_slots GROUP BY day, slot, misuse
+    """)
 
 
     op.create_index("ix_ratings_staff_named", "ratings", ["staff_no", "day"],
@@ -46,4 +58,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_ratings_staff_named", "ratings")
+    op.drop_table("rollup_slots_hall")
     op.drop_table("rollup_slots")

@@ -59,13 +59,26 @@ def kpis(cur: dict[str, Any], prev: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def rising(cur: dict[str, Any], prev: dict[str, Any]) -> list[dict[str, Any]]:
-    """Groups with more 差评 this period than the previous one, the largest rise first."""
-    before = {g["key"]: g["bad"] for g in prev["groups"]}
-    up = [{"key": g["key"], "bad": g["bad"], "prev": before.get(g["key"], 0)} for g in cur["groups"]
-          if g["key"] and g["bad"] > before.get(g["key"], 0)]
-    up.sort(key=lambda g: (g["prev"] - g["bad"], g["key"]))
-    return up[:ATTENTION_ROWS]
+def rising(cur: dict[str, int], prev: dict[str, int]) -> list[dict[str, Any]]:
+    """Groups with more 差评 this period than the previous one (``{key: 差评}`` of
+    each), the largest rise first."""
+    up = sorted((prev.get(k, 0) - n, k, n) for k, n in cur.items() if k and n > prev.get(k, 0))
+    return [{"key": k, "bad": n, "prev": n + d} for d, k, n in up[:ATTENTION_ROWS]]
+
+
+def bad_counts(conn, cur: tuple[date, date], prev: tuple[date, date], f: dict[str, Any],
+               include_misuse: bool) -> dict[str, dict[str, dict[str, int]]]:
+    """差评 by window and by staff in the current and the previous period: one read
+    of the daily rollup, or (with a source filter, which the rollups do not hold)
+    the stats documents counted from the ratings."""
+    if not f.get("source"):
+        return stats_mod.bad_by_window_and_staff(
+            conn, {"cur": cur, "prev": prev}, section=f["section"], window=f["window"], staff_no=f["staff_no"],
+            include_misuse=include_misuse)
+    return {period: {g: {x["key"]: x["bad"] for x in stats_mod.query(conn, lo, hi, group_by=g,
+                                                                      include_misuse=include_misuse, **f)["groups"]}
+                     for g in ("window", "staff")}
+            for period, (lo, hi) in (("cur", cur), ("prev", prev))}
 
 
 def overdue_cases(conn, f: dict[str, Any]) -> tuple[int, list[Any]]:
@@ -103,13 +116,13 @@ def troubled_devices(conn, request: Request) -> list[dict[str, Any]]:
 
 
 def attention(conn, request: Request, cur_from: date, to: date, f: dict[str, Any],
-              include_misuse: bool, docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
-    """需关注: windows and staff with rising 差评, overdue cases, devices in trouble.
-    ``docs`` holds the stats documents by (period, group_by), ``"cur"`` and ``"prev"``."""
+              include_misuse: bool) -> dict[str, Any]:
+    """需关注: windows and staff with rising 差评, overdue cases, devices in trouble."""
     p_from, p_to = previous_period(cur_from, to)
+    bad = bad_counts(conn, (cur_from, to), (p_from, p_to), f, include_misuse)
     out: dict[str, Any] = {}
     for group_by in ("window", "staff"):
-        out[group_by] = rising(docs["cur", group_by], docs["prev", group_by])
+        out[group_by] = rising(bad["cur"][group_by], bad["prev"][group_by])
     out["names"] = stats_mod.staff_names(conn, [g["key"] for g in out["staff"]], p_from, to)
     out["overdue_total"], out["overdue"] = overdue_cases(conn, f)
     out["devices"] = troubled_devices(conn, request)
@@ -152,18 +165,13 @@ def overview(request: Request):
     p_from, p_to = previous_period(from_, to)
     tz = deps.get_settings(request).tz
     with deps.get_engine(request).connect() as conn:
-        # the window and staff documents of both periods serve 需关注; their totals are
-        # the KPIs' (a total does not depend on the grouping), so neither is asked twice
-        docs = {(period, g): stats_mod.query(conn, lo, hi, group_by=g, include_misuse=include_misuse, **f)
-                for period, lo, hi in (("cur", from_, to), ("prev", p_from, p_to)) for g in ("window", "staff")}
-        doc = docs.get(("cur", group_by)) or stats_mod.query(conn, from_, to, group_by=group_by,
-                                                             include_misuse=include_misuse, **f)
-        prev = docs["prev", "window"]
+        doc = stats_mod.query(conn, from_, to, group_by=group_by, include_misuse=include_misuse, **f)
+        prev = stats_mod.query(conn, p_from, p_to, include_misuse=include_misuse, **f)
         by_day = stats_mod.query(conn, from_, to, group_by="day", include_misuse=include_misuse, **f)
         names = stats_mod.staff_names(conn, [g["key"] for g in doc["groups"]], from_, to) \
             if group_by == "staff" else {}
         heat = stats_mod.heatmap(conn, from_, to, tz, include_misuse=include_misuse, **f)
-        need = attention(conn, request, from_, to, f, include_misuse, docs)
+        need = attention(conn, request, from_, to, f, include_misuse)
         all_sections = sections(conn)
     params = {"from": from_.isoformat(), "to": to.isoformat(), **filter_params(f),
               "include_misuse": "1" if include_misuse else "0"}
