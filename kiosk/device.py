@@ -64,6 +64,8 @@ class Device:
         self._next_health = 0.0
         self._next_prune = 0.0
         self._next_settings = 0.0
+        #: the settings in force are not yet in the buffer's ``settings.applied`` (its write failed)
+        self._applied_unrecorded = False
         self.started_at = time.time()
         self.last_pump = time.monotonic()  # the session thread's last sign of life (watchdog)
 
@@ -266,17 +268,19 @@ class Device:
 
     def _apply_remote(self) -> None:
         settings = self._load_remote()
-        if settings is None:
-            return
-        self.session.apply(settings)
-        self._safe_meta(status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
-        for target in self._targets():
-            fn = getattr(target, "on_settings", None)
-            if fn is not None:
-                try:
-                    fn(dict(self.extras))
-                except Exception:
-                    log.exception("listener %r failed on new settings", target)
+        if settings is not None:
+            self.session.apply(settings)
+            self._applied_unrecorded = True
+            for target in self._targets():
+                fn = getattr(target, "on_settings", None)
+                if fn is not None:
+                    try:
+                        fn(dict(self.extras))
+                    except Exception:
+                        log.exception("listener %r failed on new settings", target)
+        if self._applied_unrecorded:  # written once it succeeds: the buffer may be busy just then
+            self._applied_unrecorded = not self._safe_meta(
+                status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
 
     def effective(self) -> dict[str, Any]:
         """The settings in force (config overlaid with remote settings)."""
@@ -297,7 +301,8 @@ class Device:
             self._safe_meta(status.DEVICE_STARTED_AT, rfc3339(self.started_at))
             self._safe_meta(status.DEVICE_VERSION, __version__)
             self._safe_meta(status.DEVICE_ID, self.cfg.device.id)
-            self._safe_meta(status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
+            self._applied_unrecorded = not self._safe_meta(
+                status.SETTINGS_APPLIED, {"version": self._remote_version, **self.effective()})
         if force or now >= self._next_health:
             self._next_health = now + HEALTH_INTERVAL
             health = self.health()
@@ -314,11 +319,14 @@ class Device:
             except Exception as exc:
                 log.warning("pruning the buffer failed: %s", exc)
 
-    def _safe_meta(self, key: str, value: Any) -> None:
+    def _safe_meta(self, key: str, value: Any) -> bool:
+        """Record ``key`` in the buffer's meta; False (logged) when the buffer refused."""
         try:
             self.buffer.set_meta(key, value)
         except Exception as exc:
             log.warning("cannot record %s in the buffer: %s", key, exc)
+            return False
+        return True
 
 
 class Answer(Protocol):

@@ -257,3 +257,30 @@ enabled = false
     assert applied["rectify_days"] == 7 and applied["rectify_day_kind"] == "working"
     assert applied["supervision_phone"] == "0531-12345"
     assert applied["window"] == "A08"  # the device's own config stays in force
+
+
+def test_applied_record_is_written_once_the_buffer_takes_it(make_cfg, clock, monkeypatch):
+    """The uploader may hold the buffer's write lock just when new settings are applied:
+    the ``settings.applied`` record (what ``kiosk status`` shows) is written on a later
+    round, not lost until the next version."""
+    device = Device(make_cfg(), clock=clock)
+    device.adopt()
+    push(device.buffer.path, 4, {"window": "C03", "section": "社保医保", "staff_no": "3003", "staff_name": "王五"})
+    real = device.buffer.set_meta
+    refused = []
+
+    def busy(key, value):
+        if key == "settings.applied" and not refused:
+            refused.append(key)
+            raise OSError("database is locked")
+        return real(key, value)
+
+    monkeypatch.setattr(device.buffer, "set_meta", busy)
+    clock.advance(SETTINGS_INTERVAL + 0.1)
+    device.pump()
+    assert refused and device.session.settings.window.window_no == "C03"
+    assert (device.buffer.get_meta("settings.applied") or {}).get("version") != 4
+    clock.advance(SETTINGS_INTERVAL + 0.1)
+    device.pump()
+    applied = device.buffer.get_meta("settings.applied")
+    assert applied["version"] == 4 and applied["window"] == "C03"
