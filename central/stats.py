@@ -225,11 +225,8 @@ def bad_by_window_and_staff(conn: Connection, periods: dict[str, tuple[date, dat
     stmt = (sa.select(which.label("period"), c.window_no, c.staff_no, sa.func.sum(c.count).label("n"))
             .where(c.day >= min(lo for lo, _ in periods.values()), c.day <= max(hi for _, hi in periods.values()),
                    c.level.in_(sorted(BAD_WIRE))))
-    for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
-        if value is not None:
-            stmt = stmt.where(col == value)
-    if not include_misuse:
-        stmt = stmt.where(c.misuse == sa.false())
+    stmt = _filtered(stmt, c, section=section, window=window, staff_no=staff_no, source=None,
+                     include_misuse=include_misuse)
     out: dict[str, dict[str, dict[str, int]]] = {name: {"window": {}, "staff": {}} for name in periods}
     for row in conn.execute(stmt.group_by(which, c.window_no, c.staff_no)):
         if row.period is None or not row.n:
