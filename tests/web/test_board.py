@@ -20,10 +20,15 @@ def test_board_without_login_shows_the_api_figures(page, site):
     api = requests.get(site.url + "/api/v1/stats", params={"from": today.replace(month=1, day=1).isoformat(),
                                                            "to": today.isoformat(), "group_by": "section"},
                        timeout=10).json()
-    rows = page.locator("#board tbody tr[data-key]").all()
-    assert [r.get_attribute("data-key") for r in rows] == [g["key"] for g in api["groups"]]
-    for row, g in zip(rows, api["groups"]):
-        cells = [c.inner_text() for c in row.locator("th, td").all()]
+    # the pages rotate every second: the table is read in one go, while the section page shows
+    table = page.wait_for_function("""() => {
+        const box = document.querySelector('#board-page');
+        if (!box || box.dataset.kind !== 'section') return null;
+        return [...box.querySelectorAll('#board tbody tr[data-key]')].map(
+            tr => [tr.dataset.key, [...tr.querySelectorAll('th, td')].map(c => c.innerText)]);
+    }""").json_value()
+    assert [key for key, _cells in table] == [g["key"] for g in api["groups"]]
+    for (_key, cells), g in zip(table, api["groups"]):
         assert cells[1:7] == [str(g["count"])] + [str(g["levels"][k]) for k in ("5", "4", "3", "2", "1")]
         assert cells[7:9] == [str(g["bad"]), str(g["bad_unrectified"])]
         assert cells[9] == f"{g['good_rate'] * 100:.2f}%"
