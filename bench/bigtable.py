@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 from _common import pct  # noqa: E402
-from stats import MONTHLY_FILL, PG_FILL, ROLLUP_FILL, SECONDS_PER_RATING_YEAR, SLOT_PG, SLOTS_FILL, SLOTS_HALL_FILL  # noqa: E402
+from stats import MONTHLY_FILL, PG_FILL, ROLLUP_FILL, SECONDS_PER_RATING_YEAR, SECTIONS_FILL, SLOT_PG, SLOTS_FILL, SLOTS_HALL_FILL  # noqa: E402
 
 from central import db  # noqa: E402
 from testkit.pg import new_pg_database, postgres_cluster  # noqa: E402
@@ -59,7 +59,7 @@ FROM ratings WHERE event_id >= %s AND event_id < %s AND length(event_id) = 11
 
 def fill(url: str, start: int, stop: int) -> float:
     """Ratings ``start``..``stop``-1 (ids b0000000000…) and their events, then the rollups
-    (daily, monthly, the heat map's half hours) anew."""
+    (daily, monthly, per section, the heat map's half hours) anew."""
     import psycopg
 
     t0 = time.perf_counter()
@@ -72,9 +72,10 @@ def fill(url: str, start: int, stop: int) -> float:
         conn.execute("SET maintenance_work_mem = '256MB'")
         conn.execute(sql)
         conn.execute(EVENTS_FILL, (f"b{start:010d}", f"b{stop:010d}"))
-        conn.execute("TRUNCATE rollup_daily, rollup_monthly, rollup_slots, rollup_slots_hall")
+        conn.execute("TRUNCATE rollup_daily, rollup_monthly, rollup_sections, rollup_slots, rollup_slots_hall")
         conn.execute(ROLLUP_FILL)
         conn.execute(MONTHLY_FILL.format(month="date_trunc('month', day)::date"))
+        conn.execute(SECTIONS_FILL)
         conn.execute(SLOTS_FILL.format(slot=SLOT_PG))
         conn.execute(SLOTS_HALL_FILL)
         conn.execute("VACUUM ANALYZE")

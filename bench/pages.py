@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from stats import SLOT_SQLITE, SLOTS_FILL, SLOTS_HALL_FILL  # noqa: E402
+from stats import SECTIONS_FILL, SLOT_SQLITE, SLOTS_FILL, SLOTS_HALL_FILL  # noqa: E402
 
 from testkit import server as testing  # noqa: E402
 
@@ -108,6 +108,8 @@ def fill(db_path: str, n: int, days: int, today: str) -> dict[str, float]:
                       "unrectified) SELECT date(day, 'start of month'), section, window_no, staff_no, level, misuse, "
                       "sum(count), sum(unrectified) FROM rollup_daily GROUP BY date(day, 'start of month'), "
                       "section, window_no, staff_no, level, misuse"))
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rollup_sections'").fetchone():
+        steps.append(("rollup_sections", SECTIONS_FILL))  # the daily cells per section
     if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rollup_slots'").fetchone():
         steps.append(("rollup_slots", SLOTS_FILL.format(slot=SLOT_SQLITE)))  # the heat map's half hours
         steps.append(("rollup_slots_hall", SLOTS_HALL_FILL))

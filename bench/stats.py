@@ -80,6 +80,13 @@ SELECT {month}, section, window_no, staff_no, level, misuse, sum(count), sum(unr
 FROM rollup_daily GROUP BY {month}, section, window_no, staff_no, level, misuse
 """
 
+#: ``rollup_sections`` (the daily cells per section) from the daily rollup, as migration rs01 fills it
+SECTIONS_FILL = """
+INSERT INTO rollup_sections (day, section, level, misuse, count, unrectified, rectified, phoned, reached)
+SELECT day, section, level, misuse, sum(count), sum(unrectified), sum(rectified), sum(phoned), sum(reached)
+FROM rollup_daily GROUP BY day, section, level, misuse
+"""
+
 #: ``rollup_slots`` (the heat map's half hours) from the ratings, as migration hs01 fills it;
 #: ``{slot}`` is the rating's UTC half hour in the database's dialect
 SLOTS_FILL = """
@@ -119,6 +126,7 @@ def build(url: str, n: int) -> tuple[float, int]:
         raw.execute(SQLITE_FILL.replace(":n", str(n)).replace(":step", str(step)))
         raw.execute(ROLLUP_FILL.replace("NOT misuse", "misuse = 0"))
         raw.execute(MONTHLY_FILL.format(month="date(day, 'start of month')"))
+        raw.execute(SECTIONS_FILL)
         raw.execute(SLOTS_FILL.format(slot=SLOT_SQLITE))
         raw.execute(SLOTS_HALL_FILL)
         raw.execute("COMMIT")
@@ -130,6 +138,7 @@ def build(url: str, n: int) -> tuple[float, int]:
                                  .replace("%", "%%"))
             conn.exec_driver_sql(ROLLUP_FILL)
             conn.exec_driver_sql(MONTHLY_FILL.format(month="date_trunc('month', day)::date"))
+            conn.exec_driver_sql(SECTIONS_FILL)
             conn.exec_driver_sql(SLOTS_FILL.format(slot=SLOT_PG))
             conn.exec_driver_sql(SLOTS_HALL_FILL)
             conn.commit()

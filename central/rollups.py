@@ -1,4 +1,4 @@
-"""The daily and monthly rollups the statistics read (docs/api.md).
+"""The daily, monthly and per-section rollups the statistics read (docs/api.md).
 
 Ingest adds every new rating and unrated prompt; a case transition moves a
 差评 between ``unrectified`` and ``rectified`` (or out of the counts, when it is
@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .bulk import bulk_insert
-from .db import rollup_daily, rollup_monthly, rollup_slots, rollup_slots_hall
+from .db import rollup_daily, rollup_monthly, rollup_sections, rollup_slots, rollup_slots_hall
 
 ROLLUP_KEY = ("day", "section", "window_no", "staff_no", "level", "misuse")
 
@@ -40,18 +40,23 @@ def local_day(t: datetime, tz: ZoneInfo) -> date:
 ROLLUP_COUNTS = ("count", "unrectified", "rectified", "phoned", "reached")
 
 
+SECTION_KEY = ("day", "section", "level", "misuse")
+
+
 def rollup_add(conn, deltas: dict[tuple, list[int]]) -> None:
     """Add ``{(day, section, window_no, staff_no, level, misuse): [count, unrectified,
-    rectified, phoned, reached]}`` to the daily and monthly rollups (keys sorted so
-    concurrent writers lock rows in one order)."""
+    rectified, phoned, reached]}`` to the daily, the monthly and the per-section
+    rollups (keys sorted so concurrent writers lock rows in one order)."""
     n = len(ROLLUP_COUNTS)
     monthly: dict[tuple, list[int]] = {}
+    by_section: dict[tuple, list[int]] = {}
     for k, v in deltas.items():
-        m = monthly.setdefault((k[0].replace(day=1),) + k[1:], [0] * n)
-        for i, x in enumerate(v):
-            m[i] += x
-    for table, first, cells in ((rollup_daily, "day", deltas), (rollup_monthly, "month", monthly)):
-        key = (first,) + ROLLUP_KEY[1:]
+        for cells, cell in ((monthly, (k[0].replace(day=1),) + k[1:]), (by_section, (k[0], k[1], k[4], k[5]))):
+            m = cells.setdefault(cell, [0] * n)
+            for i, x in enumerate(v):
+                m[i] += x
+    for table, key, cells in ((rollup_daily, ROLLUP_KEY, deltas), (rollup_monthly, ("month",) + ROLLUP_KEY[1:], monthly),
+                              (rollup_sections, SECTION_KEY, by_section)):
         rows = [dict(zip(key, k, strict=True)) | dict(zip(ROLLUP_COUNTS, list(v) + [0] * (n - len(v)), strict=True))
                 for k, v in sorted(cells.items(), key=lambda kv: (kv[0][0].isoformat(),) + kv[0][1:])
                 if any(v)]

@@ -1,9 +1,9 @@
 """Statistics (docs/api.md, ``GET /api/v1/stats``) and the ratings listing.
 
-Aggregates are read from ``rollup_daily`` and ``rollup_monthly``, which ingest
-and case transitions keep exact in their own transactions; the query cost
-depends on the number of (day or month, section, window, staff, level) cells,
-not on the number of ratings.
+Aggregates are read from ``rollup_daily``, ``rollup_monthly`` and
+``rollup_sections``, which ingest and case transitions keep exact in their own
+transactions; the query cost depends on the number of (day or month, section,
+window, staff, level) cells, not on the number of ratings.
 """
 
 from __future__ import annotations
@@ -22,7 +22,18 @@ from kiosk.events import mask_phone  # noqa: F401  (one masking rule; cases.py u
 from kiosk.levels import BAD_WIRE, Level
 
 from .auth import utcnow
-from .db import cases, is_sqlite, rating_details, ratings, rollup_daily, rollup_monthly, rollup_slots, rollup_slots_hall
+from .db import (
+    BAD_CELLS,
+    cases,
+    is_sqlite,
+    rating_details,
+    ratings,
+    rollup_daily,
+    rollup_monthly,
+    rollup_sections,
+    rollup_slots,
+    rollup_slots_hall,
+)
 from .timefmt import rfc3339
 from .workflow import NOT_OVERDUE, RECTIFIED, UNRECTIFIED
 
@@ -152,20 +163,17 @@ def _finish(acc: dict[str, Any]) -> dict[str, Any]:
 def _cells(conn: Connection, table: sa.Table, first: sa.Column, lo: date, hi: date, *, section, window,
            staff_no, group_by, include_misuse):
     c = table.c
-    key: sa.ColumnElement[Any] | None = {"section": c.section, "window": c.window_no, "staff": c.staff_no,
-                                         "day": first}.get(group_by)
+    key: sa.ColumnElement[Any] | None = {"section": c.section, "window": c.get("window_no"),
+                                         "staff": c.get("staff_no"), "day": first}.get(group_by)
     key = key if key is not None else sa.literal("")
     stmt = (sa.select(key.label("key"), c.level, sa.func.sum(c.count).label("n"),
                       sa.func.sum(c.unrectified).label("u"),
                       *(sa.func.sum(c[name]).label(name) for name in _CASE_COUNTS))
             .where(first >= lo, first <= hi))
-    for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
-        if value is not None:
-            stmt = stmt.where(col == value)
-    if not include_misuse:
-        stmt = stmt.where(c.misuse == sa.false())
+    stmt = _filtered(stmt, c, section=section, window=window, staff_no=staff_no, source=None,
+                     include_misuse=include_misuse)
     stmt = stmt.group_by(key, c.level) if group_by else stmt.group_by(c.level)
-    return conn.execute(stmt)
+    return conn.execute(stmt).all()
 
 
 def query(conn: Connection, from_: date, to: date, *, section: str | None = None,
@@ -175,7 +183,8 @@ def query(conn: Connection, from_: date, to: date, *, section: str | None = None
     """The stats document for the inclusive local-date range ``from_``..``to``.
 
     Whole months are read from ``rollup_monthly`` (unless grouping by day), the
-    days around them from ``rollup_daily``; ``overdue`` (which moves with the clock)
+    days around them from ``rollup_daily`` (``rollup_sections`` when no window or
+    staff is asked for); ``overdue`` (which moves with the clock)
     is counted from the cases at ``now``. The rollups hold no source, so a
     ``source`` filter or ``group_by="source"`` counts the ratings and their cases
     directly (:func:`_source_query`), by the same rules.
@@ -189,7 +198,10 @@ def query(conn: Connection, from_: date, to: date, *, section: str | None = None
         day_ranges, months = [(from_, to)], None
     else:
         day_ranges, months = split_range(from_, to)
-    parts = [(rollup_daily, rollup_daily.c.day, lo, hi) for lo, hi in day_ranges]
+    # the hall, its sections and its days need no window or staff: the per-section cells
+    daily = rollup_sections if window is None and staff_no is None and group_by in (None, "section", "day") \
+        else rollup_daily
+    parts = [(daily, daily.c.day, lo, hi) for lo, hi in day_ranges]
     if months:
         parts.append((rollup_monthly, rollup_monthly.c.month, months[0], months[1]))
     total = _empty()
@@ -223,12 +235,14 @@ def bad_by_window_and_staff(conn: Connection, periods: dict[str, tuple[date, dat
     which = sa.case(*((sa.and_(c.day >= lo, c.day <= hi), sa.literal(name)) for name, (lo, hi) in periods.items()),
                     else_=sa.null())
     stmt = (sa.select(which.label("period"), c.window_no, c.staff_no, sa.func.sum(c.count).label("n"))
-            .where(c.day >= min(lo for lo, _ in periods.values()), c.day <= max(hi for _, hi in periods.values()),
-                   c.level.in_(sorted(BAD_WIRE))))
-    stmt = _filtered(stmt, c, section=section, window=window, staff_no=staff_no, source=None,
-                     include_misuse=include_misuse)
+            .where(c.day >= min(lo for lo, _ in periods.values()), c.day <= max(hi for _, hi in periods.values())))
+    if include_misuse:
+        stmt = stmt.where(c.level.in_(sorted(BAD_WIRE)))
+    else:  # the partial index's own words, so that the planner takes it
+        stmt = stmt.where(sa.text(BAD_CELLS[conn.dialect.name]))
+    stmt = _filtered(stmt, c, section=section, window=window, staff_no=staff_no, source=None, include_misuse=True)
     out: dict[str, dict[str, dict[str, int]]] = {name: {"window": {}, "staff": {}} for name in periods}
-    for row in conn.execute(stmt.group_by(which, c.window_no, c.staff_no)):
+    for row in conn.execute(stmt.group_by(which, c.window_no, c.staff_no)).all():
         if row.period is None or not row.n:
             continue
         for key, value in (("window", row.window_no), ("staff", row.staff_no)):
@@ -286,9 +300,9 @@ def _source_query(conn: Connection, from_: date, to: date, *, section, window, s
 
 
 def _filtered(stmt, c, *, section, window, staff_no, source, include_misuse):
-    for column, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
+    for name, value in (("section", section), ("window_no", window), ("staff_no", staff_no)):
         if value is not None:
-            stmt = stmt.where(column == value)
+            stmt = stmt.where(c[name] == value)
     if source:
         stmt = stmt.where(c.source.in_(source))
     if not include_misuse:
@@ -314,9 +328,9 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
         if not whole:
             stmt = _filtered(stmt, s, section=section, window=window, staff_no=staff_no, source=None,
                              include_misuse=True)
-        for row in conn.execute(stmt.group_by(s.slot)):
-            t = row.slot.replace(tzinfo=UTC).astimezone(tz)
-            grid[t.weekday()][t.hour] += int(row.n)
+        for slot, n in conn.execute(stmt.group_by(s.slot)).all():
+            t = tz.fromutc(slot.replace(tzinfo=tz))
+            grid[t.weekday()][t.hour] += int(n)
         return grid
     c = ratings.c
     if is_sqlite(conn):  # "YYYY-MM-DD HH:M" of the stored text: ten minutes, no date arithmetic per row
@@ -338,22 +352,22 @@ def heatmap(conn: Connection, from_: date, to: date, tz: ZoneInfo, *, section: s
 def staff_names(conn: Connection, staff_nos: list[str], from_: date, to: date) -> dict[str, str]:
     """The name of each staff number: the roster's (``kiosk admin`` / ``PUT
     /api/v1/staff``), else the latest name it was rated under in the range (one
-    short index walk per number, newest day first)."""
-    if not staff_nos:
+    short walk of ``ix_ratings_staff_named`` per number, newest day first), all in
+    one statement."""
+    wanted = list(dict.fromkeys(no for no in staff_nos if no))
+    if not wanted:
         return {}
-    from .remote import staff
-    out = {r.staff_no: r.name for r in conn.execute(sa.select(staff.c.staff_no, staff.c.name)
-                                                     .where(staff.c.staff_no.in_(staff_nos))) if r.name}
-    c = ratings.c
-    for no in staff_nos:
-        if no in out:
-            continue
-        name = conn.execute(sa.select(c.staff_name).where(c.day >= from_, c.day <= to, c.staff_no == no,
-                                                          c.staff_name != "")
-                            .order_by(c.day.desc()).limit(1)).scalar()
-        if name:
-            out[no] = name
-    return out
+    rows = ", ".join(f"(:no{i})" for i in range(len(wanted)))
+    stmt = sa.text(f"""
+        WITH wanted(no) AS (VALUES {rows})
+        SELECT wanted.no, COALESCE(NULLIF(staff.name, ''), (
+            SELECT r.staff_name FROM ratings r
+            WHERE r.staff_no = wanted.no AND r.day >= :lo AND r.day <= :hi AND r.staff_name <> ''
+            ORDER BY r.day DESC LIMIT 1)) AS name
+        FROM wanted LEFT JOIN staff ON staff.staff_no = wanted.no
+    """).bindparams(sa.bindparam("lo", from_, type_=sa.Date), sa.bindparam("hi", to, type_=sa.Date),
+                    *(sa.bindparam(f"no{i}", no, type_=sa.Text) for i, no in enumerate(wanted)))
+    return {no: name for no, name in conn.execute(stmt).all() if name}
 
 
 def naive_query(conn: Connection, from_: date, to: date, *, group_by: str | None = None,
