@@ -189,7 +189,10 @@ def cmd_server(args) -> int:
     app = create_app(settings)
     from kiosk.systemd import attach_to_asgi
     attach_to_asgi(app)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
+    from .api.fastpath import HeartbeatFastPath
+    from .api.routes.devices import MAX_HEARTBEAT
+    asgi = HeartbeatFastPath(app, MAX_HEARTBEAT)  # the fleet's most frequent request, beside the app's stack
+    server = uvicorn.Server(uvicorn.Config(asgi, host=settings.host, port=settings.port, log_level=settings.log_level,
                                            access_log=settings.log_level == "debug", timeout_graceful_shutdown=5,
                                            proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies))
     server.run(sockets=[sock])

@@ -18,17 +18,59 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import auth, qr
+from . import qr
 from .auth import DEVICE_TOKEN_PREFIX, DeviceIdentity, token_hash
 from .db import devices, is_sqlite
-from .remote import answer_for, device_settings, staff
+from .remote import answer_for
 
 log = logging.getLogger("central.heartbeat")
+
+
+#: The device of a token hash and its settings: one row. ``{p}`` is the driver's placeholder.
+_DEVICE_SQL = ("SELECT d.device_id, d.window_no, d.section, d.staff_no, d.revoked_at, s.version, s.settings "
+               "FROM devices d LEFT OUTER JOIN device_settings s ON s.device_id = d.device_id "
+               "WHERE d.token_hash = {p}")
+_TOKEN_SQL = "SELECT device_id, window_no, section, staff_no, revoked_at FROM devices WHERE token_hash = {p}"
+_STAFF_SQL = "SELECT name, photo_sha256 FROM staff WHERE staff_no = {p}"
+
+
+def read_row(engine: Engine, sql: str, params: tuple) -> tuple | None:
+    """The first row of ``sql`` (``{p}`` for each parameter) outside any transaction,
+    straight through the driver: on the heartbeat's path the SQL expression layer
+    cost several times the query itself."""
+    if is_sqlite(engine):
+        with engine.connect() as conn:
+            row = conn.exec_driver_sql(sql.format(p="?"), params).first()
+            return tuple(row) if row is not None else None
+    import psycopg
+
+    statement = sql.format(p="%s")
+    try:
+        raw = engine.raw_connection()
+    except psycopg.Error as exc:  # the pool hands the driver's own error on
+        raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error) from exc
+    try:
+        driver: Any = raw.driver_connection
+        driver.autocommit = True  # a pooled connection is idle: this sends nothing
+        try:
+            return driver.execute(statement, params).fetchone()
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    except psycopg.Error as exc:  # as SQLAlchemy would raise it: a lost database is a 503, not a 500
+        gone = engine.dialect.is_disconnect(cast(Any, exc), raw, None)
+        if gone:
+            raw.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(statement, params, exc, psycopg.Error,
+                                         connection_invalidated=gone) from exc
+    finally:
+        raw.close()
 
 
 def lookup(engine: Engine, token: str | None, hall: dict[str, Any],
@@ -38,36 +80,34 @@ def lookup(engine: Engine, token: str | None, hall: dict[str, Any],
     the address of the window's QR code (made on first use, :mod:`central.qr`)."""
     if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
         return None
-    with engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(
-            sa.select(devices.c.device_id, devices.c.window_no, devices.c.section, devices.c.staff_no,
-                      devices.c.revoked_at, device_settings.c.version, device_settings.c.settings)
-            .select_from(devices.outerjoin(device_settings, device_settings.c.device_id == devices.c.device_id))
-            .where(devices.c.token_hash == token_hash(token))).first()
-        if row is None or row.revoked_at is not None:
-            return None
-        dev = DeviceIdentity(row.device_id, row.window_no, row.section, row.staff_no)
-        values = json.loads(row.settings) if row.settings else {}
-        window = values.get("window") or row.window_no
-        code = qr.current_code(conn, window) if public_url and window else None
-        staff_no = {**hall, **values}.get("staff_no")
-        person = None
-        if staff_no:
-            person = conn.execute(sa.select(staff.c.name, staff.c.photo_sha256)
-                                  .where(staff.c.staff_no == staff_no)).first()
+    row = read_row(engine, _DEVICE_SQL, (token_hash(token),))
+    if row is None or row[4] is not None:
+        return None
+    device_id, window_no, section, staff_no_of_device, _revoked, version, stored = row
+    dev = DeviceIdentity(device_id, window_no, section, staff_no_of_device)
+    values = json.loads(stored) if stored else {}
+    window = values.get("window") or window_no
+    staff_no = {**hall, **values}.get("staff_no")
+    person = None
+    if staff_no:
+        found = read_row(engine, _STAFF_SQL, (staff_no,))
+        person = SimpleNamespace(name=found[0], photo_sha256=found[1]) if found else None
     if public_url and window:
+        with engine.connect() as conn:
+            code = qr.current_code(conn.execution_options(isolation_level="AUTOCOMMIT"), window)
         hall = {**hall, "qr_url": qr.url_for(public_url, code or qr.code_for(engine, window))}
-    return dev, answer_for(row.version or 0, values, hall, person)
+    return dev, answer_for(version or 0, values, hall, person)
 
 
 def device_for_token(engine: Engine, token: str | None) -> DeviceIdentity | None:
     """:func:`central.auth.device_for_token` in one statement outside a transaction
-    (no BEGIN and ROLLBACK round trips around it)."""
-    if not token:
+    (no BEGIN and ROLLBACK round trips around it), through :func:`read_row`."""
+    if not token or not token.startswith(DEVICE_TOKEN_PREFIX):
         return None
-    with engine.connect() as conn:
-        return auth.device_for_token(conn.execution_options(isolation_level="AUTOCOMMIT"), token)
+    row = read_row(engine, _TOKEN_SQL, (token_hash(token),))
+    if row is None or row[4] is not None:
+        return None
+    return DeviceIdentity(*row[:4])
 
 
 class HeartbeatWriter:
@@ -153,6 +193,18 @@ def writer_for(state: Any, engine: Engine, interval: float) -> HeartbeatWriter:
     if not hasattr(state, "heartbeats"):
         state.heartbeats = HeartbeatWriter(engine, interval)
     return state.heartbeats
+
+
+async def keep(state: Any, engine: Engine, interval: float, device_id: str, at: datetime,
+               device_state: dict[str, Any]) -> None:
+    """Note a heartbeat with the app's writer (written at once, off the event loop,
+    when ``interval`` is 0)."""
+    writer = writer_for(state, engine, interval)
+    if writer.interval > 0:
+        writer.note(device_id, at, device_state)
+    else:
+        import anyio.to_thread
+        await anyio.to_thread.run_sync(writer.note, device_id, at, device_state)
 
 
 def flush_kept(state: Any) -> None:

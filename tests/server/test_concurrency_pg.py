@@ -94,6 +94,8 @@ def test_database_gone_gives_503_with_retry_after(pg_base_url):
         r = requests.post(url + "/api/v1/batches", json=make_batch("gone-1", [rating_event(5)]),
                           headers=headers, timeout=30)
         assert r.status_code == 503 and r.headers["Retry-After"].isdigit()
+        hb = requests.post(url + "/api/v1/heartbeat", json={"pending": 1}, headers=headers, timeout=30)
+        assert hb.status_code == 503 and hb.headers["Retry-After"].isdigit()
         assert requests.get(url + "/healthz", timeout=30).status_code == 503
     from testkit.server import _dispose_engines
     _dispose_engines("/" + name)

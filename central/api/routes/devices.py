@@ -49,7 +49,8 @@ class EnrollOut(BaseModel):
                             "description": "device state: version, pending, rejected, oldest_pending_age_s, "
                                            "last_sync_ok_at, clock_synced, disk_free_bytes, hardware, uptime_s"}}}}})
 async def heartbeat(request: Request):
-    """Store the device's latest state and its last-seen time."""
+    """Store the device's latest state and its last-seen time. (``kiosk server``
+    answers the plainly good ones in :mod:`central.api.fastpath`, the same way.)"""
     settings = get_settings(request)
     engine = get_engine(request)
     found = await run_in_threadpool(heartbeats.lookup, engine, bearer(request), settings.hall_settings,
@@ -67,11 +68,7 @@ async def heartbeat(request: Request):
     if "device_id" in state and state["device_id"] != dev.device_id:
         return error(403, "device_id is not the device of this token")
     now = utcnow()
-    writer = heartbeats.writer_for(request.app.state, engine, settings.heartbeat_flush_seconds)
-    if writer.interval > 0:
-        writer.note(dev.device_id, now, state)
-    else:
-        await run_in_threadpool(writer.note, dev.device_id, now, state)
+    await heartbeats.keep(request.app.state, engine, settings.heartbeat_flush_seconds, dev.device_id, now, state)
     request.app.state.metrics.inc("kiosk_heartbeats_total")
     return ORJSONResponse({"server_time": rfc3339(now), "settings": device_settings})
 
