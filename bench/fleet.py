@@ -128,12 +128,15 @@ class Conn:
 
 
 class Load:
-    """Requests fired at scheduled times over a pool of keep-alive connections."""
+    """Requests fired at scheduled times over a pool of keep-alive connections
+    (spread evenly over the servers of ``url``: one URL, or several joined by commas,
+    as a balancer would spread them over the processes of one box)."""
 
     def __init__(self, url: str, connections: int = 256):
-        host, port = url.split("//", 1)[1].rsplit(":", 1)
+        places = [u.split("//", 1)[1].rsplit(":", 1) for u in url.split(",")]
         self.pool: asyncio.Queue[Conn] = asyncio.Queue()
-        for _ in range(connections):
+        for i in range(connections):
+            host, port = places[i % len(places)]
             self.pool.put_nowait(Conn(host, int(port)))
         self.lat: list[float] = []
         self.errors: list[str] = []
@@ -339,6 +342,8 @@ def main() -> int:
     ap.add_argument("--step-seconds", type=float, default=None, help="seconds of load per step (20; quick 10)")
     ap.add_argument("--day-seconds", type=float, default=3600.0, help="a busy day's batches arrive within this")
     ap.add_argument("--cost-count", type=int, default=None, help="requests per CPU-cost run (1000; quick 400)")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="server processes on the box, the load spread over them (1)")
     args = ap.parse_args()
     seconds = args.step_seconds or (10.0 if args.quick else 20.0)
     count = args.cost_count or (400 if args.quick else 1000)
@@ -357,24 +362,27 @@ def main() -> int:
         with bare_server(db_url, work) as (bare_url, bare_pid):
             bare_hb = cpu_per_request(bare_url, bare_pid, devices, "/api/v1/heartbeat", count)
             bare_batch = cpu_per_request(bare_url, bare_pid, devices, "/api/v1/batches", count // 4)
-        with running_server(db_url, log_level="warning") as url:
-            assert url.proc is not None
-            pid = url.proc.pid
-            hb = cpu_per_request(url, pid, devices, "/api/v1/heartbeat", count)
-            batch = cpu_per_request(url, pid, devices, "/api/v1/batches", count // 4)
-            print(f"CPU ms per request   server  bare uvicorn  ratio\n"
-                  f"  heartbeat        {hb:>7.2f}  {bare_hb:>12.2f}  {hb / bare_hb:>5.1f}\n"
-                  f"  20-event batch   {batch:>7.2f}  {bare_batch:>12.2f}  {batch / bare_batch:>5.1f}", flush=True)
-            capacity, rows = search(url, devices, args.start, args.limit, seconds, args.day_seconds,
-                                    bisect=2 if args.quick else 4)
+        servers = [stack.enter_context(running_server(db_url, log_level="warning")) for _ in range(args.processes)]
+        url = servers[0]
+        assert url.proc is not None
+        pid = url.proc.pid
+        hb = cpu_per_request(url, pid, devices, "/api/v1/heartbeat", count)
+        batch = cpu_per_request(url, pid, devices, "/api/v1/batches", count // 4)
+        print(f"CPU ms per request   server  bare uvicorn  ratio\n"
+              f"  heartbeat        {hb:>7.2f}  {bare_hb:>12.2f}  {hb / bare_hb:>5.1f}\n"
+              f"  20-event batch   {batch:>7.2f}  {bare_batch:>12.2f}  {batch / bare_batch:>5.1f}", flush=True)
+        print(f"capacity with {args.processes} server process(es)", flush=True)
+        capacity, rows = search(",".join(str(s) for s in servers), devices, args.start, args.limit, seconds,
+                                args.day_seconds, bisect=2 if args.quick else 4)
     print(f"capacity: {capacity} devices at p99 < {P99_LIMIT_MS:g} ms with 0 errors "
           f"({capacity / HEARTBEAT_S:.0f} heartbeats/s + {capacity * BATCHES_PER_DAY / args.day_seconds:.1f} "
           f"20-event batches/s; target 20000)")
-    result = {"bench": "fleet",
-              "what": f"largest fleet one server process holds on PostgreSQL (same box): heartbeat every 30 s, "
+    result = {"bench": "fleet" if args.processes == 1 else f"fleet_{args.processes}p",
+              "what": f"largest fleet {args.processes} server process(es) hold on PostgreSQL (same box): "
+                      f"heartbeat every 30 s, "
                       f"{BATCHES_PER_DAY} batches of {BATCH_EVENTS} events per device within {args.day_seconds:g} s, "
                       f"open-loop {seconds:g} s steps, p99 < {P99_LIMIT_MS:g} ms and 0 errors",
-              "capacity_devices": capacity, "target_devices": 20000,
+              "capacity_devices": capacity, "target_devices": 20000, "processes": args.processes,
               "cpu_ms_heartbeat": round(hb, 3), "cpu_ms_batch20": round(batch, 3),
               "baseline_cpu_ms_heartbeat": round(bare_hb, 3), "baseline_cpu_ms_batch20": round(bare_batch, 3),
               "ratio_heartbeat": round(hb / bare_hb, 2), "ratio_batch20": round(batch / bare_batch, 2),
