@@ -35,7 +35,7 @@ from .db import case_followups, case_transitions, cases, is_sqlite, rating_detai
 from .rollups import rollup_add
 from .timefmt import rfc3339
 from .workdays import Deadlines
-from .workflow import NOT_OVERDUE, RECTIFIED, STATE_EN, STATE_ZH, STATES, UNRECTIFIED  # noqa: F401
+from .workflow import CAN_BE_OVERDUE, NOT_OVERDUE, RECTIFIED, STATE_EN, STATE_ZH, STATES, UNRECTIFIED  # noqa: F401
 
 FOLLOWUP_METHODS = ("phone", "sms", "visit", "other")
 FOLLOWUP_SATISFIED = ("yes", "no", "unknown")
@@ -109,7 +109,7 @@ def list_cases(conn: Connection, *, state: str | None = None, overdue: bool | No
     elif view == "approve":
         where += [c.state.in_(workflow.AWAITING_APPROVAL), _last_actor() != (me or "")]
     if overdue is True:
-        where += [c.state.not_in(NOT_OVERDUE), c.deadline < now]
+        where += [c.state.in_(CAN_BE_OVERDUE), c.deadline < now]
     elif overdue is False:
         where.append(sa.or_(c.state.in_(NOT_OVERDUE), c.deadline >= now))
     for col, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
@@ -395,7 +395,7 @@ def overdue_counts(conn: Connection, from_: date, to: date, *, now: datetime, ke
     col = {"section": c.section, "window": c.window_no, "staff": c.staff_no, "day": c.day}.get(key or "")
     k = col if col is not None else sa.literal("")
     stmt = (sa.select(k.label("key"), sa.func.count().label("n"))
-            .where(c.day >= from_, c.day <= to, c.state.not_in(NOT_OVERDUE), c.deadline < now))
+            .where(c.day >= from_, c.day <= to, c.state.in_(CAN_BE_OVERDUE), c.deadline < now))
     for column, value in ((c.section, section), (c.window_no, window), (c.staff_no, staff_no)):
         if value is not None:
             stmt = stmt.where(column == value)

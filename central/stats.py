@@ -35,7 +35,7 @@ from .db import (
     rollup_slots_hall,
 )
 from .timefmt import rfc3339
-from .workflow import NOT_OVERDUE, RECTIFIED, UNRECTIFIED
+from .workflow import CAN_BE_OVERDUE, RECTIFIED, UNRECTIFIED
 
 #: The Chinese and English name of each device input (kiosk.events.SOURCES) …
 _DEVICE_LABELS = {
@@ -279,7 +279,7 @@ def _source_query(conn: Connection, from_: date, to: date, *, section, window, s
                       _count_if(k.state.in_(RECTIFIED)).label("rectified"),
                       _count_if(k.has_phone == sa.true()).label("phoned"),
                       _count_if(sa.and_(k.has_phone == sa.true(), k.reached == sa.true())).label("reached"),
-                      _count_if(sa.and_(k.state.not_in(NOT_OVERDUE), k.deadline < now)).label("late"))
+                      _count_if(sa.and_(k.state.in_(CAN_BE_OVERDUE), k.deadline < now)).label("late"))
             .select_from(ratings.outerjoin(cases, k.rating_id == r.event_id))
             .where(r.day >= from_, r.day <= to, sa.or_(k.state.is_(None), k.state != "invalid")))
     stmt = _filtered(stmt, r, section=section, window=window, staff_no=staff_no, source=source,

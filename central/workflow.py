@@ -36,6 +36,9 @@ RECTIFIED = ("rectified", "fed_back", "closed")
 UNRECTIFIED = tuple(s for s in STATES if s not in RECTIFIED and s != "invalid")
 #: A case in these states is never overdue.
 NOT_OVERDUE = RECTIFIED + ("unfixable", "invalid")
+#: The others: a case in these states is overdue once past its deadline (named, not
+#: "not in NOT_OVERDUE", so that the (state, deadline) index answers the question).
+CAN_BE_OVERDUE = tuple(s for s in STATES if s not in NOT_OVERDUE)
 #: The cases someone must act on (the default case list).
 NEEDS_ACTION = ("open", "invalid_requested", "verified", "planned", "unfixable_requested", "fed_back")
 #: The states whose next step is a four-eyes approval ("mine to approve").

@@ -103,7 +103,7 @@ def scan(engine: Engine, cfg: AlertSettings, now: datetime | None = None) -> int
         new_ids = [r.id for r in seen if r.listed]
         due_ids = conn.execute(
             sa.select(cases.c.id).where(
-                cases.c.state.not_in(cases_mod.NOT_OVERDUE), cases.c.deadline > now,
+                cases.c.state.in_(cases_mod.CAN_BE_OVERDUE), cases.c.deadline > now,
                 # one working day before the deadline (central.workdays), or within due_soon_hours
                 sa.or_(cases.c.due_soon_at <= now, cases.c.deadline <= now + timedelta(hours=cfg.due_soon_hours)),
                 listed, ~sa.exists().where(have.kind == DUE_SOON, have.case_id == cases.c.id))

@@ -87,7 +87,7 @@ def list_context(conn: Connection, user: User, *, view: str, state: str | None, 
     by_state: dict[str, int] = dict(conn.execute(sa.select(cases_table.c.state, sa.func.count())
                                  .group_by(cases_table.c.state)).all())
     overdue_n = conn.execute(sa.select(sa.func.count()).where(
-        cases_table.c.state.not_in(cases_mod.NOT_OVERDUE), cases_table.c.deadline < now)).scalar_one()
+        cases_table.c.state.in_(cases_mod.CAN_BE_OVERDUE), cases_table.c.deadline < now)).scalar_one()
     return {"rows": rows, "total": total, "by_state": by_state, "overdue_n": overdue_n, "approve_n": approve_n,
             "views": VIEWS, "view": view, "states": workflow.STATES, "awaiting": workflow.AWAITING_APPROVAL}
 

@@ -14,7 +14,7 @@ from ... import stats as stats_mod
 from ...api import deps
 from ...auth import utcnow
 from ...db import cases, devices, ratings
-from ...workflow import NOT_OVERDUE
+from ...workflow import CAN_BE_OVERDUE
 from .common import date_range, filter_params, filters, render, sections, to_login, user_of
 from .devices import device_row
 
@@ -85,7 +85,7 @@ def overdue_cases(conn, f: dict[str, Any]) -> tuple[int, list[Any]]:
     """The cases past their deadline now, the longest overdue first, each with its
     rating's source (and only those of ``f["source"]`` when it is set)."""
     c = cases.c
-    where = [c.state.not_in(NOT_OVERDUE), c.deadline < utcnow()]
+    where = [c.state.in_(CAN_BE_OVERDUE), c.deadline < utcnow()]
     for col, value in ((c.section, f["section"]), (c.window_no, f["window"]), (c.staff_no, f["staff_no"])):
         if value is not None:
             where.append(col == value)
