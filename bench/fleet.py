@@ -377,9 +377,9 @@ def main() -> int:
     print(f"capacity: {capacity} devices at p99 < {P99_LIMIT_MS:g} ms with 0 errors "
           f"({capacity / HEARTBEAT_S:.0f} heartbeats/s + {capacity * BATCHES_PER_DAY / args.day_seconds:.1f} "
           f"20-event batches/s; target 20000)")
+    who = "one server process holds" if args.processes == 1 else f"{args.processes} server processes hold"
     result = {"bench": "fleet" if args.processes == 1 else f"fleet_{args.processes}p",
-              "what": f"largest fleet {args.processes} server process(es) hold on PostgreSQL (same box): "
-                      f"heartbeat every 30 s, "
+              "what": f"largest fleet {who} on PostgreSQL (same box): heartbeat every 30 s, "
                       f"{BATCHES_PER_DAY} batches of {BATCH_EVENTS} events per device within {args.day_seconds:g} s, "
                       f"open-loop {seconds:g} s steps, p99 < {P99_LIMIT_MS:g} ms and 0 errors",
               "capacity_devices": capacity, "target_devices": 20000, "processes": args.processes,
