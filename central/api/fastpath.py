@@ -53,10 +53,10 @@ class HeartbeatFastPath:
         self.max_body = max_body
         self.threads = threads
         self.limiter: anyio.CapacityLimiter | None = None
-        from ..web import CSP
+        from ..web import CSP, SECURITY_HEADERS
         #: the route's answer headers: its JSON type and the security headers of central.web
-        self.headers = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
-                        (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"DENY"),
+        self.headers = [(b"content-type", b"application/json"),
+                        *((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS),
                         (b"content-security-policy", CSP.encode())]
 
     async def __call__(self, scope, receive, send) -> None:

@@ -18,6 +18,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 
+#: The security headers of every response (the CSP is added beside them, :data:`CSP`).
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                    ("X-Frame-Options", "DENY"))
+
+
 class SecurityHeaders:
     """ASGI middleware adding the security headers to every response, and the
     CSP (the API docs' own, a little looser for styles, under ``/docs``)."""
@@ -38,9 +43,8 @@ class SecurityHeaders:
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
                 h = MutableHeaders(scope=message)
-                h.setdefault("X-Content-Type-Options", "nosniff")
-                h.setdefault("Referrer-Policy", "same-origin")
-                h.setdefault("X-Frame-Options", "DENY")
+                for name, value in SECURITY_HEADERS:
+                    h.setdefault(name, value)
                 h.setdefault("Content-Security-Policy", DOCS_CSP if docs else CSP)
             await send(message)
 
